@@ -1,0 +1,8 @@
+"""`python -m conformance`: the same program as the `conformance` console script."""
+
+import sys
+
+from conformance.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,186 @@
+"""The command line: `python -m conformance run [options]`; exit codes as in `runner`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from conformance.engines import EngineLoadError
+from conformance.pool import DEFAULT_TIMEOUT
+from conformance.runner import EXIT_INTERRUPTED, EXIT_USAGE, RunOptions, run
+from conformance.suites import DEFAULT_SUITES, SUITES
+
+__all__ = ["main"]
+
+EPILOG = """exit codes: 0 nothing failed; 1 a fail, error or xpass; 2 bad options or input;
+3 nothing was checked; 130 interrupted (the rows so far are written)"""
+
+
+class UsageError(Exception):
+    """A bad option or input: one line on stderr, exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, not usage + message
+        raise UsageError(f"{message} (see `python -m conformance {self.prog.split()[-1]} --help`)")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    return value
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must not be negative")
+    return value
+
+
+def _seed(text: str) -> int:
+    if text == "random":
+        return secrets.randbelow(2**31)
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number or 'random'") from None
+
+
+def _timeout(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be more than 0 seconds")
+    return value
+
+
+def _suites(text: str) -> tuple[str, ...]:
+    names = tuple(s.strip() for s in text.split(",") if s.strip())
+    unknown = [s for s in names if s not in SUITES]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown suite {', '.join(unknown) or repr(text)}; choose from {', '.join(SUITES)}"
+        )
+    return names
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser, for `main` and for the docs."""
+    parser = _Parser(
+        prog="conformance",
+        description="Check a backpropagation engine against torch.autograd.",
+        epilog=EPILOG,
+    )
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+    r = sub.add_parser(
+        "run", help="run the suites and write the reports", epilog=EPILOG,
+        description="Run the suites on an engine, write reports, exit with the gate's code.",
+    )  # fmt: skip
+    r.add_argument(
+        "--engine", default="refimpl",
+        help="refimpl (default), torch, micrograd, or MODULE:ATTR naming a scalar Value class",
+    )  # fmt: skip
+    r.add_argument(
+        "--suite", type=_suites, default=DEFAULT_SUITES, metavar="S,...",
+        help=f"suites to run (default: all: {', '.join(SUITES)})",
+    )  # fmt: skip
+    r.add_argument(
+        "--cases", type=_count, default=RunOptions.cases, metavar="N",
+        help=f"random graphs in the graphs suite (default {RunOptions.cases})",
+    )  # fmt: skip
+    r.add_argument(
+        "--seed", type=_seed, default=0, metavar="N|random",
+        help="seed of the random cases (default 0); 'random' draws one and records it",
+    )  # fmt: skip
+    r.add_argument(
+        "--max-nodes", type=_positive_int, default=RunOptions.max_nodes, metavar="N",
+        help=f"most op nodes in a random graph (default {RunOptions.max_nodes})",
+    )  # fmt: skip
+    r.add_argument(
+        "--out", default="reports", metavar="DIR", help="report folder (default reports)"
+    )
+    r.add_argument(
+        "--jobs", type=_positive_int, default=1, metavar="N",
+        help="engine worker processes (default 1)",
+    )  # fmt: skip
+    r.add_argument(
+        "--timeout", type=_timeout, default=DEFAULT_TIMEOUT, metavar="SECONDS",
+        help=f"limit per engine call (default {DEFAULT_TIMEOUT:g})",
+    )  # fmt: skip
+    r.add_argument(
+        "--case", action="append", default=[], metavar="ID",
+        help="run only this case id (repeatable), as printed in the reports",
+    )  # fmt: skip
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse the options, run, write the reports, print the verdict; the exit code."""
+    try:
+        args = build_parser().parse_args(argv)
+        if args.command != "run":
+            raise UsageError("say what to do: `python -m conformance run` (see --help)")
+        out = Path(args.out)
+        if out.exists() and not out.is_dir():
+            raise UsageError(f"--out {args.out!r} is a file, not a folder")
+        options = RunOptions(
+            engine=args.engine,
+            suites=args.suite,
+            cases=args.cases,
+            seed=args.seed,
+            max_nodes=args.max_nodes,
+            out=args.out,
+            jobs=args.jobs,
+            timeout=args.timeout,
+            only=tuple(args.case),
+        )
+    except UsageError as exc:
+        print(f"conformance: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    return _run(options, out)
+
+
+def _run(options: RunOptions, out: Path) -> int:
+    from conformance.report import write_reports
+
+    tty = sys.stdout.isatty()
+
+    def progress(done: int, total: int) -> None:
+        if tty and (done % 50 == 0 or done == total):
+            print(f"\r{done}/{total} cases", end="" if done < total else "\n", flush=True)
+
+    try:
+        outcome = run(options, progress)
+    except EngineLoadError as exc:
+        print(f"conformance: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:  # before any row existed
+        print("conformance: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    try:
+        paths = write_reports(outcome, options, out)
+    except OSError as exc:
+        print(f"conformance: error: cannot write reports to {str(out)!r}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(
+        f"engine {options.engine}, seed {options.seed}: {outcome.cases} cases, "
+        f"{len(outcome.frame)} rows in {outcome.elapsed:.1f} s"
+    )
+    for kind in ("csv", "summary", "json", "html"):
+        print(f"  {os.fspath(paths[kind])}")
+    print(outcome.message)
+    return outcome.exit_code

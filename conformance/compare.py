@@ -1,0 +1,150 @@
+"""Compare an engine result with the oracles: errors, tolerance, a status and a sentence a row."""
+
+from __future__ import annotations
+
+import math
+import struct
+from dataclasses import dataclass
+
+from conformance.engines.result import EngineResult
+from conformance.oracle import FiniteDifferences
+from conformance.records import Record
+from conformance.spec import GraphSpec
+from conformance.tolerance import EPS, Bounds
+
+__all__ = ["Case", "agree", "compare_case", "errors", "ulp_distance"]
+
+# Finite differences agree with torch when within this many times their own error estimate.
+FD_TRUST = 10.0
+
+
+@dataclass(frozen=True)
+class Case:
+    """One case of a suite: its id, its spec, the op it is about ("graph" for random graphs)."""
+
+    suite: str
+    case_id: str
+    spec: GraphSpec
+    op: str
+    reproduce: str = ""
+
+
+def _ordered(x: float) -> int:
+    # Map a double to an integer that is monotonic in its value: ULP distance is a subtraction.
+    (i,) = struct.unpack("<q", struct.pack("<d", x))
+    return i if i >= 0 else -(i & 0x7FFFFFFFFFFFFFFF)
+
+
+def ulp_distance(a: float, b: float) -> float:
+    """How many float64 values lie between a and b (0 when equal, inf for nan against a number)."""
+    if math.isnan(a) or math.isnan(b):
+        return 0.0 if math.isnan(a) and math.isnan(b) else math.inf
+    return float(abs(_ordered(a) - _ordered(b)))
+
+
+def errors(expected: float, actual: float) -> tuple[float, float, float]:
+    """Absolute, relative and ULP error of `actual` against `expected`; nan matches nan."""
+    if math.isnan(expected) or math.isnan(actual) or math.isinf(expected) or math.isinf(actual):
+        same = (math.isnan(expected) and math.isnan(actual)) or expected == actual
+        return (0.0, 0.0, 0.0) if same else (math.inf, math.inf, ulp_distance(expected, actual))
+    abs_err = abs(actual - expected)
+    if expected == 0:
+        return abs_err, (0.0 if abs_err == 0 else math.inf), ulp_distance(expected, actual)
+    rel_err = abs_err / abs(expected)
+    return abs_err, rel_err, ulp_distance(expected, actual)
+
+
+def agree(expected: float, actual: float, tolerance: float) -> bool:
+    """Within tolerance; nan only matches nan, an infinity only itself."""
+    return errors(expected, actual)[0] <= tolerance
+
+
+def _g(x: float) -> str:
+    return f"{x:.6g}"
+
+
+def compare_case(
+    case: Case,
+    engine: str,
+    result: EngineResult,
+    reference: EngineResult,
+    fd: FiniteDifferences | None,
+    tol: Bounds,
+) -> list[Record]:
+    """The rows for one case: the output value and the gradient of every leaf."""
+    spec = case.spec
+
+    def row(check, node, expected, actual, fd_value, tolerance, status, detail) -> Record:
+        if expected is not None and actual is not None:
+            abs_err, rel_err, ulp = errors(expected, actual)
+        else:
+            abs_err = rel_err = ulp = None
+        return Record(
+            case.suite, case.case_id, engine, check, node, case.op, expected, actual, fd_value,
+            abs_err, rel_err, ulp, tolerance, status, detail, case.reproduce,
+        )  # fmt: skip
+
+    if result.skip:
+        return [row("run", "", None, None, None, None, "skip", f"skipped: {result.skip}")]
+    if result.error:
+        return [row("run", "", None, None, None, None, "error", f"the engine {result.error}")]
+    if len(result.grads) != len(spec.leaves):
+        why = f"returned {len(result.grads)} gradients for {len(spec.leaves)} leaves"
+        return [row("run", "", None, None, None, None, "error", f"the engine {why}")]
+
+    rows = []
+    exp, act = reference.value, result.value
+    if agree(exp, act, tol.value):
+        status, detail = "pass", f"the output {_g(act)} matches torch"
+    else:
+        status = "fail"
+        detail = (
+            f"the output is {_g(act)} but torch computes {_g(exp)} "
+            f"(error {_g(errors(exp, act)[0])} > tolerance {_g(tol.value)})"
+        )
+    rows.append(row("value", "output", exp, act, None, tol.value, status, detail))
+
+    loss = f"L = {spec.upstream:.4g}·{spec.output}"
+    for k in range(len(spec.leaves)):
+        name = spec.leaf_name(k)
+        exp, act, t = reference.grads[k], result.grads[k], tol.grads[k]
+        fd_value = fd.grads[k] if fd is not None else None
+        what = f"dL/d{name} ({loss})"
+        if fd is not None and not _oracles_agree(exp, fd, k, t, tol.forward_error, spec, reference):
+            status = "unverified"
+            detail = (
+                f"{what}: torch ({_g(exp)}) and finite differences ({_g(fd_value)}) disagree: "
+                "a kink or an ill-conditioned point, so the engine is not judged"
+            )
+        elif agree(exp, act, t):
+            status, detail = "pass", f"{what} = {_g(act)} matches torch"
+        else:
+            status = "fail"
+            detail = (
+                f"{what} is {_g(act)} but torch computes {_g(exp)} "
+                f"(error {_g(errors(exp, act)[0])} > tolerance {_g(t)}"
+                + (f"; finite differences: {_g(fd_value)})" if fd_value is not None else ")")
+            )
+        rows.append(row("grad", name, exp, act, fd_value, t, status, detail))
+    return rows
+
+
+def _oracles_agree(
+    torch_grad: float,
+    fd: FiniteDifferences,
+    k: int,
+    grad_tol: float,
+    forward_error: float,
+    spec: GraphSpec,
+    reference: EngineResult,
+) -> bool:
+    """Whether torch's gradient and the finite difference agree within the latter's accuracy."""
+    g = fd.grads[k]
+    if not (math.isfinite(torch_grad) and math.isfinite(g)):
+        return math.isnan(torch_grad) == math.isnan(g) and (math.isnan(g) or torch_grad == g)
+    # The difference quotient's rounding: each L = upstream·output carries up to the forward
+    # error of the output, scaled, plus the rounding of the product; divided by the step.
+    u = abs(spec.upstream)
+    rounding = 4.0 * (u * forward_error + EPS * u * abs(reference.value)) / fd.steps[k]
+    allowed = FD_TRUST * (fd.truncation[k] + rounding) + grad_tol
+    return abs(torch_grad - g) <= allowed

@@ -1,0 +1,79 @@
+"""Engines written as a micrograd-style scalar class: `V(x)`, operators, `.backward()`, `.grad`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from conformance.engines.result import EngineResult, as_number
+from conformance.spec import GraphSpec
+from conformance.vocabulary import OPS
+
+__all__ = ["ScalarClassEngine", "probe_inputs"]
+
+# Benign inputs for probing whether a class supports an op (inside every op's domain).
+_PROBE = (0.7, 1.3, 0.4)
+
+
+def probe_inputs(pattern: str) -> list[float]:
+    """Inputs for the probe of one leaf/constant pattern."""
+    return list(_PROBE[: len(pattern)])
+
+
+class ScalarClassEngine:
+    """Runs specs through a scalar class; ops the class lacks are skipped, not failed."""
+
+    def __init__(self, cls: Callable[[float], Any], name: str) -> None:
+        self.cls = cls
+        self.name = name
+        self._support: dict[tuple[str, str], str | None] = {}
+
+    def unsupported(self, op_name: str, pattern: str, param: float | None) -> str | None:
+        """Why the class cannot build `op_name` with this leaf/constant pattern, or None."""
+        key = (op_name, pattern, param)
+        if key not in self._support:
+            self._support[key] = self._probe(op_name, pattern, param)
+        return self._support[key]
+
+    def _probe(self, op_name: str, pattern: str, param: float | None) -> str | None:
+        op = OPS[op_name]
+        args = [self.cls(x) if k == "v" else x for k, x in zip(pattern, probe_inputs(pattern))]
+        try:
+            out = op.build(args, param)
+            as_number(out.data, "probe output")
+        except (AttributeError, TypeError, AssertionError, NotImplementedError) as exc:
+            return f"{op.describe(list(pattern), param)} not supported: {type(exc).__name__}: {exc}"
+        except Exception:
+            return None
+        return None
+
+    def run(self, spec: GraphSpec) -> EngineResult:
+        """Build the graph with the class, backward from upstream * output, read every number."""
+        for node in spec.nodes:
+            pattern = "".join("c" if a[0] == "c" else "v" for a in node.args)
+            why = self.unsupported(node.op, pattern, node.param)
+            if why:
+                return EngineResult(skip=why)
+        env: dict[str, Any] = {f"c{i}": c for i, c in enumerate(spec.consts)}
+        leaves = [self.cls(x) for x in spec.leaves]
+        env.update((f"x{i}", leaf) for i, leaf in enumerate(leaves))
+        nodes = []
+        for i, node in enumerate(spec.nodes):
+            out = OPS[node.op].build([env[a] for a in node.args], node.param)
+            env[f"n{i}"] = out
+            nodes.append(out)
+        output = env[spec.output]
+        (output * spec.upstream).backward()
+        return EngineResult(
+            value=as_number(output.data, "the output's .data"),
+            grads=tuple(
+                as_number(leaf.grad, f"{spec.leaf_name(i)}.grad") for i, leaf in enumerate(leaves)
+            ),
+            node_values=tuple(as_number(n.data, f"n{i}.data") for i, n in enumerate(nodes)),
+            node_grads=tuple(_maybe_number(n, i) for i, n in enumerate(nodes)),
+        )
+
+
+def _maybe_number(node: Any, i: int) -> float | None:
+    g = getattr(node, "grad", None)
+    return None if g is None else as_number(g, f"n{i}.grad")

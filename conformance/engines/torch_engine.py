@@ -1,0 +1,56 @@
+"""torch.autograd in float64: the oracle, and an engine under test ("torch checked by itself")."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+from conformance.engines.result import EngineResult
+from conformance.spec import GraphSpec
+from conformance.vocabulary import OPS
+
+__all__ = ["TorchEngine", "evaluate"]
+
+DTYPE = torch.float64
+
+
+def evaluate(spec: GraphSpec, leaves: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+    """Every node's value, torch ops on `leaves` (0-d or 1-d: a batch of points at once)."""
+    env: dict[str, object] = {f"c{i}": c for i, c in enumerate(spec.consts)}
+    env.update((f"x{i}", leaf) for i, leaf in enumerate(leaves))
+    nodes = []
+    for i, node in enumerate(spec.nodes):
+        out = OPS[node.op].torch([env[a] for a in node.args], node.param)
+        env[f"n{i}"] = out
+        nodes.append(out)
+    return nodes
+
+
+class TorchEngine:
+    """Runs a spec with torch autograd and reports every node's value and gradient."""
+
+    name = "torch"
+
+    def run(self, spec: GraphSpec) -> EngineResult:
+        """Forward, backward from upstream * output, with retain_grad on every node."""
+        leaves = [torch.tensor(x, dtype=DTYPE, requires_grad=True) for x in spec.leaves]
+        nodes = evaluate(spec, leaves)
+        for n in nodes:
+            if n.requires_grad:
+                n.retain_grad()
+        env = {f"x{i}": leaf for i, leaf in enumerate(leaves)}
+        env.update((f"n{i}", n) for i, n in enumerate(nodes))
+        output = env[spec.output]
+        (output * spec.upstream).backward()
+        return EngineResult(
+            value=output.item(),
+            grads=tuple(_grad(leaf) for leaf in leaves),
+            node_values=tuple(n.item() for n in nodes),
+            node_grads=tuple(_grad(n) for n in nodes),
+        )
+
+
+def _grad(t: torch.Tensor) -> float:
+    # A node the output does not depend on has no gradient in torch: it is 0 for the comparison.
+    return 0.0 if t.grad is None else t.grad.item()

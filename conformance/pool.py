@@ -1,0 +1,202 @@
+"""Engines under test run in worker processes: a crash, a hang or a corrupted interpreter costs
+one case (an `error` row), never the run.
+
+Each worker loads the engine once and serves specs over a pipe, one at a time. A call that takes
+longer than `timeout` seconds, or a worker that dies, gives an error result; the worker is
+replaced and the run goes on. `jobs` workers serve the queue in parallel; results come back in
+the order the cases were submitted, whatever order they finish in.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import queue
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from concurrent.futures import Future
+
+from conformance.engines import EngineLoadError, EngineResult, load_engine
+from conformance.spec import GraphSpec
+
+__all__ = ["DEFAULT_TIMEOUT", "EnginePool"]
+
+DEFAULT_TIMEOUT = 30.0
+_CTX = multiprocessing.get_context("spawn")
+
+
+def _serve(conn, engine_name: str) -> None:  # runs in the worker process
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops us
+    sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - an engine's prints must not garble ours
+    try:
+        engine = load_engine(engine_name)
+    except EngineLoadError as exc:
+        conn.send(("load-error", str(exc)))
+        return
+    except BaseException as exc:
+        conn.send(("load-error", f"loading engine {engine_name!r} raised {_describe(exc)}"))
+        return
+    conn.send(("ready", engine.name))
+    while True:
+        try:
+            msg = conn.recv()
+        except (EOFError, OSError):
+            return
+        if msg is None:
+            return
+        index, spec_dict = msg
+        try:
+            result = engine.run(GraphSpec.from_dict(spec_dict))
+        except BaseException as exc:
+            result = EngineResult(error=f"raised {_describe(exc)}")
+        conn.send((index, result.to_dict()))
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0][:200]}" if text else type(exc).__name__
+
+
+class _Worker:
+    """One worker process and the parent's end of its pipe."""
+
+    def __init__(self, engine_name: str) -> None:
+        self.engine_name = engine_name
+        parent, child = _CTX.Pipe()
+        self.conn = parent
+        self.process = _CTX.Process(target=_serve, args=(child, engine_name), daemon=True)
+        self.process.start()
+        child.close()
+
+    def handshake(self, timeout: float) -> str:
+        """The engine's name once loaded; EngineLoadError when it cannot load."""
+        if not self.conn.poll(timeout):
+            self.kill()
+            raise EngineLoadError(f"engine {self.engine_name!r} did not load in {timeout:g} s")
+        try:
+            kind, text = self.conn.recv()
+        except (EOFError, OSError):
+            code = self.kill()
+            raise EngineLoadError(
+                f"the worker for engine {self.engine_name!r} died while loading (exit code {code})"
+            ) from None
+        if kind != "ready":
+            self.kill()
+            raise EngineLoadError(text)
+        return text
+
+    def call(self, index: int, spec: GraphSpec, timeout: float) -> EngineResult | None:
+        """The engine's result, or None when the worker hung or died (it is then dead)."""
+        try:
+            self.conn.send((index, spec.to_dict()))
+            if not self.conn.poll(timeout):
+                return None
+            got, data = self.conn.recv()
+        except (EOFError, OSError, BrokenPipeError):
+            return None
+        return EngineResult.from_dict(data) if got == index else None
+
+    def kill(self) -> int | None:
+        """Stop the process now; its exit code."""
+        with contextlib.suppress(OSError):
+            self.conn.close()
+        if self.process.is_alive():
+            self.process.kill()
+        self.process.join(5)
+        return self.process.exitcode
+
+    def close(self) -> None:
+        """Ask the worker to finish, then make sure it has."""
+        with contextlib.suppress(OSError, BrokenPipeError):
+            self.conn.send(None)
+        self.process.join(1)
+        self.kill()
+
+
+class EnginePool:
+    """`jobs` workers for one engine, each call limited to `timeout` seconds."""
+
+    def __init__(self, engine: str, *, jobs: int = 1, timeout: float = DEFAULT_TIMEOUT) -> None:
+        self.engine = engine
+        self.jobs = max(1, int(jobs))
+        self.timeout = float(timeout)
+        self.name = engine
+        self._tasks: queue.Queue = queue.Queue()
+        self._threads: list[threading.Thread] = []
+        self._workers: list[_Worker] = []
+        self._closed = threading.Event()
+
+    def start(self, load_timeout: float = 120.0) -> str:
+        """Load the engine in every worker; EngineLoadError (one line) when it cannot load."""
+        first = _Worker(self.engine)
+        self.name = first.handshake(load_timeout)
+        self._workers = [first]
+        for _ in range(self.jobs - 1):
+            w = _Worker(self.engine)
+            w.handshake(load_timeout)
+            self._workers.append(w)
+        for slot in range(self.jobs):
+            t = threading.Thread(target=self._serve_queue, args=(slot,), daemon=True)
+            t.start()
+            self._threads.append(t)
+        return self.name
+
+    def submit(self, specs: Sequence[GraphSpec]) -> list[Future]:
+        """Queue every spec; each future resolves to its EngineResult, never to an exception."""
+        futures = []
+        for index, spec in enumerate(specs):
+            fut: Future = Future()
+            self._tasks.put((index, spec, fut))
+            futures.append(fut)
+        return futures
+
+    def _serve_queue(self, slot: int) -> None:
+        while not self._closed.is_set():
+            try:
+                index, spec, fut = self._tasks.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            worker = self._workers[slot]
+            result = worker.call(index, spec, self.timeout)
+            if result is None:
+                alive = worker.process.is_alive()
+                code = worker.kill()
+                if self._closed.is_set():
+                    fut.set_result(EngineResult(error="the run was interrupted"))
+                    return
+                if alive:
+                    what = f"timed out after {self.timeout:g} s (the worker was stopped)"
+                else:
+                    what = f"the engine process died (exit code {code})"
+                fut.set_result(EngineResult(error=what))
+                self._workers[slot] = self._replace()
+            else:
+                fut.set_result(result)
+
+    def _replace(self) -> _Worker:
+        w = _Worker(self.engine)
+        with contextlib.suppress(EngineLoadError):  # then every call on it is an error row
+            w.handshake(120.0)
+        return w
+
+    def close(self) -> None:
+        """Stop the workers; queued cases that never ran resolve as errors."""
+        self._closed.set()
+        while True:
+            try:
+                _, _, fut = self._tasks.get_nowait()
+            except queue.Empty:
+                break
+            if not fut.done():
+                fut.set_result(EngineResult(error="the run was interrupted"))
+        for w in self._workers:
+            w.close()
+
+    def __enter__(self) -> EnginePool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

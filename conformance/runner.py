@@ -1,0 +1,187 @@
+"""The run: cases → engine (in workers) and oracles → records → frame → reports → exit code."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from functools import partial
+from typing import Any
+
+import pandas as pd
+
+from conformance.compare import Case, compare_case
+from conformance.engines.result import EngineResult
+from conformance.oracle import FiniteDifferences, finite_differences, torch_reference
+from conformance.pool import DEFAULT_TIMEOUT, EnginePool
+from conformance.records import FAILING, Record, to_frame
+from conformance.suites import DEFAULT_SUITES, SuiteOptions, build_cases
+from conformance.tolerance import Bounds, bounds
+
+__all__ = [
+    "EXIT_FAILED",
+    "EXIT_INTERRUPTED",
+    "EXIT_NOTHING_CHECKED",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "Oracle",
+    "RunOptions",
+    "RunOutcome",
+    "check_case",
+    "collect_cases",
+    "consult_oracles",
+    "reproduce_command",
+    "run",
+    "run_in_process",
+    "verdict",
+]
+
+EXIT_OK = 0  # nothing failed (skip, unverified, xfail allowed)
+EXIT_FAILED = 1  # a fail, an error or an xpass
+EXIT_USAGE = 2  # bad options or input: a one-line message
+EXIT_NOTHING_CHECKED = 3  # no case was checked
+EXIT_INTERRUPTED = 130  # Ctrl-C: the rows so far are written
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Everything a run depends on; the same options give the same CSV."""
+
+    engine: str = "refimpl"
+    suites: tuple[str, ...] = DEFAULT_SUITES
+    cases: int = 300
+    seed: int = 0
+    max_nodes: int = 30
+    out: str = "reports"
+    jobs: int = 1
+    timeout: float = DEFAULT_TIMEOUT
+    only: tuple[str, ...] = ()
+
+
+@dataclass
+class RunOutcome:
+    """The frame of records, the exit code and a one-line verdict."""
+
+    frame: pd.DataFrame
+    exit_code: int
+    message: str
+    engine_name: str = ""
+    elapsed: float = 0.0
+    interrupted: bool = False
+    cases: int = 0
+    extra: dict = field(default_factory=dict)
+
+
+def reproduce_command(options: RunOptions, case: Case) -> str:
+    """A command that re-runs exactly this case."""
+    cmd = f"python -m conformance run --engine {options.engine} --suite {case.suite}"
+    if case.suite == "graphs":
+        cmd += f" --seed {options.seed} --cases {options.cases} --max-nodes {options.max_nodes}"
+    return f"{cmd} --case {case.case_id}"
+
+
+def collect_cases(options: RunOptions) -> list[Case]:
+    """The cases of the selected suites, narrowed to `only` when given."""
+    cases = build_cases(
+        options.suites, SuiteOptions(options.seed, options.cases, options.max_nodes)
+    )
+    if options.only:
+        wanted = set(options.only)
+        cases = [c for c in cases if c.case_id in wanted]
+    return [replace(c, reproduce=reproduce_command(options, c)) for c in cases]
+
+
+@dataclass(frozen=True)
+class Oracle:
+    """What the two oracles say about one case, and the tolerances that follow."""
+
+    reference: EngineResult
+    fd: FiniteDifferences
+    bounds: Bounds
+
+
+def consult_oracles(case: Case) -> Oracle:
+    """torch.autograd, finite differences and the tolerances for `case`."""
+    reference = torch_reference(case.spec)
+    return Oracle(
+        reference, finite_differences(case.spec), bounds(case.spec, reference.node_values)
+    )
+
+
+def check_case(
+    case: Case, engine: str, result: EngineResult, oracle: Oracle | None = None
+) -> list[Record]:
+    """Compare `result` with the oracles (consulted here unless given)."""
+    try:
+        oracle = oracle or consult_oracles(case)
+    except Exception as exc:
+        return [
+            Record(
+                case.suite, case.case_id, engine, "run", "", case.op, None, None, None, None,
+                None, None, None, "unverified", f"the torch oracle raised {exc!r}", case.reproduce,
+            )
+        ]  # fmt: skip
+    return compare_case(case, engine, result, oracle.reference, oracle.fd, oracle.bounds)
+
+
+def run_in_process(engine: Any, case: Case) -> EngineResult:
+    """One case on an engine object in this process (no isolation); errors become data."""
+    try:
+        return engine.run(case.spec)
+    except Exception as exc:
+        return EngineResult(error=f"raised {type(exc).__name__}: {exc}")
+
+
+def run(
+    options: RunOptions,
+    progress: Callable[[int, int], None] | None = None,
+    engine: Any = None,
+) -> RunOutcome:
+    """Check the engine on every case; raises EngineLoadError when it cannot even load.
+
+    The engine named in `options` runs in worker processes; an engine object passed as `engine`
+    runs in this process instead (for tests and the Python API: faster, not isolated).
+    """
+    start = time.perf_counter()
+    cases = collect_cases(options)
+    if not cases:
+        return RunOutcome(to_frame([]), EXIT_NOTHING_CHECKED, "no case matched: nothing checked")
+    records: list[Record] = []
+    interrupted = False
+    pool = None
+    name = getattr(engine, "name", options.engine)
+    try:
+        if engine is None:
+            pool = EnginePool(options.engine, jobs=options.jobs, timeout=options.timeout)
+            name = pool.start()
+            results = [f.result for f in pool.submit([c.spec for c in cases])]
+        else:
+            results = [partial(run_in_process, engine, c) for c in cases]
+        for i, (case, result) in enumerate(zip(cases, results)):
+            records.extend(check_case(case, options.engine, result()))
+            if progress is not None:
+                progress(i + 1, len(cases))
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        if pool is not None:
+            pool.close()
+    frame = to_frame(records)
+    elapsed = time.perf_counter() - start
+    code, message = verdict(frame, interrupted)
+    return RunOutcome(frame, code, message, name, elapsed, interrupted, len(cases))
+
+
+def verdict(frame: pd.DataFrame, interrupted: bool = False) -> tuple[int, str]:
+    """The exit code and a one-line verdict for a frame of records."""
+    counts = frame["status"].value_counts().to_dict() if len(frame) else {}
+    summary = ", ".join(f"{counts[s]} {s}" for s in sorted(counts)) or "no rows"
+    if interrupted:
+        return EXIT_INTERRUPTED, f"INTERRUPTED: rows so far written ({summary})"
+    bad = sum(counts.get(s, 0) for s in FAILING)
+    if bad:
+        return EXIT_FAILED, f"FAIL: {summary}"
+    checked = sum(counts.get(s, 0) for s in ("pass", "fail", "error", "xfail", "xpass"))
+    if not checked:
+        return EXIT_NOTHING_CHECKED, f"NOTHING CHECKED: {summary}"
+    return EXIT_OK, f"PASS: {summary}"

@@ -1,0 +1,186 @@
+"""Graph specs: frozen, plain data, JSON round-trip, a stable id from their content.
+
+A spec names its inputs by reference: `x0, x1, ...` are the leaves (with values), `c0, c1, ...`
+constants, `n0, n1, ...` op nodes in order. A node reads only leaves, constants and earlier nodes,
+so every valid spec is a DAG. The engine computes `output`, multiplies it by `upstream` (a constant
+other than 1, so a derivative that ignores the gradient from above cannot pass by luck) and calls
+backward on that.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass, field
+
+from conformance.vocabulary import OPS
+
+__all__ = ["SCHEMA_VERSION", "GraphSpec", "Node", "SpecError"]
+
+SCHEMA_VERSION = 1
+
+
+class SpecError(ValueError):
+    """A spec that cannot be a graph: unknown op, bad reference, cycle, wrong arity or version."""
+
+
+@dataclass(frozen=True)
+class Node:
+    """One op node: the op's name, its input references and an optional parameter."""
+
+    op: str
+    args: tuple[str, ...]
+    param: float | None = None
+
+
+@dataclass(frozen=True)
+class GraphSpec:
+    """A computational graph: leaves with values, constants, op nodes, one output."""
+
+    leaves: tuple[float, ...]
+    nodes: tuple[Node, ...]
+    output: str
+    consts: tuple[float, ...] = ()
+    upstream: float = 1.0
+    leaf_names: tuple[str, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    # ----- names -----
+
+    def leaf_name(self, i: int) -> str:
+        """The readable name of leaf i: its given name, else `x{i}`."""
+        return self.leaf_names[i] if self.leaf_names else f"x{i}"
+
+    def describe(self, node_index: int) -> str:
+        """`n3 = x0 * n2`: the node's formula in references."""
+        node = self.nodes[node_index]
+        return f"n{node_index} = {OPS[node.op].describe(node.args, node.param)}"
+
+    def formula(self) -> str:
+        """The whole graph as one expression, nodes inlined (short graphs only read well)."""
+        raw: dict[str, str] = {}  # each node's text
+        wrapped: dict[str, str] = {}  # the same, in parentheses where it has an operator
+        for i, node in enumerate(self.nodes):
+            op = OPS[node.op]
+            call = op.symbol.endswith(")")  # exp(...) needs no parentheses around its argument
+            args = [self._inline(a, raw if call else wrapped) for a in node.args]
+            text = op.describe(args, node.param)
+            raw[f"n{i}"] = text
+            wrapped[f"n{i}"] = text if call else f"({text})"
+        return raw.get(self.output) or self._inline(self.output, wrapped)
+
+    def _inline(self, ref: str, parts: dict[str, str]) -> str:
+        kind, index = ref[0], int(ref[1:])
+        if kind == "x":
+            return self.leaf_name(index)
+        if kind == "c":
+            return repr(self.consts[index])
+        return parts[ref]
+
+    # ----- validity -----
+
+    def validate(self) -> None:
+        """Raise SpecError unless every reference, op and arity is right and the graph is a DAG."""
+        if not self.leaves:
+            raise SpecError("a graph needs at least one leaf")
+        if self.leaf_names and len(self.leaf_names) != len(self.leaves):
+            raise SpecError("leaf_names must name every leaf")
+        for i, node in enumerate(self.nodes):
+            op = OPS.get(node.op)
+            if op is None:
+                raise SpecError(f"node n{i}: unknown op {node.op!r}; known: {', '.join(OPS)}")
+            if len(node.args) != op.arity:
+                raise SpecError(
+                    f"node n{i}: {node.op} takes {op.arity} inputs, got {len(node.args)}"
+                )
+            if op.params and node.param not in op.params:
+                raise SpecError(f"node n{i}: {node.op} needs a parameter in {op.params}")
+            for ref in node.args:
+                self._check_ref(ref, before=i, where=f"node n{i}")
+            if all(ref.startswith("c") for ref in node.args):
+                raise SpecError(f"node n{i}: reads only constants")
+        self._check_ref(self.output, before=len(self.nodes), where="output")
+        if not math.isfinite(self.upstream) or self.upstream == 0:
+            raise SpecError("upstream must be a finite, non-zero number")
+
+    def _check_ref(self, ref: str, *, before: int, where: str) -> None:
+        if not isinstance(ref, str) or len(ref) < 2 or ref[0] not in "xcn" or not ref[1:].isdigit():
+            raise SpecError(f"{where}: bad reference {ref!r} (use x<i>, c<i> or n<i>)")
+        index = int(ref[1:])
+        limit = {"x": len(self.leaves), "c": len(self.consts), "n": before}[ref[0]]
+        if index >= limit:
+            if ref[0] == "n" and index < len(self.nodes):
+                raise SpecError(f"{where}: reads {ref}, which comes later: a cycle or bad order")
+            raise SpecError(f"{where}: reference {ref} points to nothing")
+
+    # ----- plain data -----
+
+    def to_dict(self) -> dict:
+        """Plain data with the schema version; `from_dict` reads it back."""
+        d = {
+            "schema": SCHEMA_VERSION,
+            "leaves": list(self.leaves),
+            "consts": list(self.consts),
+            "nodes": [
+                {
+                    "op": n.op,
+                    "args": list(n.args),
+                    **({} if n.param is None else {"param": n.param}),
+                }
+                for n in self.nodes
+            ],
+            "output": self.output,
+            "upstream": self.upstream,
+        }
+        if self.leaf_names:
+            d["leaf_names"] = list(self.leaf_names)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> GraphSpec:
+        """Read a spec written by `to_dict`; SpecError says what is wrong."""
+        if not isinstance(d, dict):
+            raise SpecError("a graph spec must be a JSON object")
+        if d.get("schema") != SCHEMA_VERSION:
+            raise SpecError(f"schema version {d.get('schema')!r} is not {SCHEMA_VERSION}")
+        try:
+            nodes = tuple(
+                Node(
+                    str(n["op"]),
+                    tuple(n["args"]),
+                    None if n.get("param") is None else float(n["param"]),
+                )
+                for n in d["nodes"]
+            )
+            return cls(
+                leaves=tuple(float(v) for v in d["leaves"]),
+                nodes=nodes,
+                output=str(d["output"]),
+                consts=tuple(float(v) for v in d.get("consts", ())),
+                upstream=float(d.get("upstream", 1.0)),
+                leaf_names=tuple(str(s) for s in d.get("leaf_names", ())),
+            )
+        except SpecError:
+            raise
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise SpecError(f"malformed graph spec: {type(exc).__name__}: {exc}") from None
+
+    def to_json(self) -> str:
+        """Canonical JSON: sorted keys, no spaces; the same spec always gives the same text."""
+        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str) -> GraphSpec:
+        """Parse JSON text; SpecError for anything that is not a valid spec."""
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise SpecError(f"not JSON: {exc}") from None
+        return cls.from_dict(data)
+
+    def case_id(self) -> str:
+        """A stable id: a hash of the canonical JSON, so the same graph always has the same id."""
+        return "g-" + hashlib.sha256(self.to_json().encode()).hexdigest()[:12]

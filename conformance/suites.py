@@ -1,0 +1,83 @@
+"""The suites: `examples` (the lecture's four nodes at fixed values) and `graphs` (random)."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from conformance.compare import Case
+from conformance.generate import GraphShape, expand, single_op_specs, sub_seed
+from conformance.spec import GraphSpec, Node
+
+__all__ = ["DEFAULT_SUITES", "SUITES", "SuiteOptions", "build_cases"]
+
+# One-op cases per op, parameter and leaf/constant pattern in the graphs suite.
+SINGLE_OP_POINTS = 4
+
+
+@dataclass(frozen=True)
+class SuiteOptions:
+    """What the suites need from the command line."""
+
+    seed: int
+    cases: int
+    max_nodes: int
+
+
+def _fixed(case_id: str, op: str, nodes: tuple[Node, ...], names: tuple[str, ...], values) -> Case:
+    spec = GraphSpec(
+        leaves=tuple(float(v) for v in values),
+        nodes=nodes,
+        output=f"n{len(nodes) - 1}",
+        leaf_names=names,
+    )
+    return Case("examples", case_id, spec, op)
+
+
+def examples(options: SuiteOptions) -> list[Case]:
+    """The lecture's four graph nodes, at the values of its worked example where it has them."""
+    return [
+        # y = a + b: dy/da = dy/db = 1
+        _fixed("seed-sum", "add", (Node("add", ("x0", "x1")),), ("a", "b"), (5.0, 3.0)),
+        # y = a·x − b: dy/da = x, dy/dx = a, dy/db = −1 (the neuron's h·w1 with b = 3)
+        _fixed(
+            "seed-affine",
+            "affine",
+            (Node("affine", ("x0", "x1", "x2")),),
+            ("a", "x", "b"),
+            (5.0, 1.0, 3.0),
+        ),
+        # y = a²: dy/da = 2a (the loss (y − ŷ)² at y − ŷ = −1)
+        _fixed("seed-square", "square", (Node("square", ("x0",)),), ("a",), (-1.0,)),
+        # y = exp(a): dy/da = exp(a) = y
+        _fixed("seed-exp", "exp", (Node("exp", ("x0",)),), ("a",), (1.0,)),
+    ]
+
+
+def graphs(options: SuiteOptions) -> list[Case]:
+    """One-op cases for every op, then `cases` random graphs of up to `max_nodes` nodes."""
+    out = [
+        Case("graphs", spec.case_id(), spec, label.split("[")[0])
+        for label, spec in single_op_specs(sub_seed(options.seed, "single"), SINGLE_OP_POINTS)
+    ]
+    for i in range(options.cases):
+        rng = random.Random(sub_seed(options.seed, "graphs", i))
+        shape = GraphShape(
+            n_leaves=rng.randint(1, 8),
+            n_nodes=rng.randint(1, options.max_nodes),
+            seed=sub_seed(options.seed, "graph", i),
+        )
+        spec = expand(shape)
+        op = spec.nodes[0].op if len(spec.nodes) == 1 else "graph"
+        out.append(Case("graphs", spec.case_id(), spec, op))
+    return out
+
+
+SUITES: dict[str, Callable[[SuiteOptions], list[Case]]] = {"examples": examples, "graphs": graphs}
+DEFAULT_SUITES = tuple(SUITES)
+
+
+def build_cases(names: tuple[str, ...], options: SuiteOptions) -> list[Case]:
+    """Every case of the named suites, in a fixed order."""
+    return [case for name in names for case in SUITES[name](options)]
