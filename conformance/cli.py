@@ -9,10 +9,13 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from conformance.engines import EngineLoadError
-from conformance.pool import DEFAULT_TIMEOUT
-from conformance.runner import EXIT_INTERRUPTED, EXIT_USAGE, RunOptions, run
-from conformance.suites import DEFAULT_SUITES, SUITES
+from conformance.options import (
+    DEFAULT_TIMEOUT,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    SUITE_NAMES,
+    RunOptions,
+)
 
 __all__ = ["main"]
 
@@ -70,10 +73,11 @@ def _timeout(text: str) -> float:
 
 def _suites(text: str) -> tuple[str, ...]:
     names = tuple(s.strip() for s in text.split(",") if s.strip())
-    unknown = [s for s in names if s not in SUITES]
+    unknown = [s for s in names if s not in SUITE_NAMES]
     if unknown or not names:
         raise argparse.ArgumentTypeError(
-            f"unknown suite {', '.join(unknown) or repr(text)}; choose from {', '.join(SUITES)}"
+            f"unknown suite {', '.join(unknown) or repr(text)}; "
+            f"choose from {', '.join(SUITE_NAMES)}"
         )
     return names
 
@@ -95,8 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="refimpl (default), torch, micrograd, or MODULE:ATTR naming a scalar Value class",
     )  # fmt: skip
     r.add_argument(
-        "--suite", type=_suites, default=DEFAULT_SUITES, metavar="S,...",
-        help=f"suites to run (default: all: {', '.join(SUITES)})",
+        "--suite", type=_suites, default=SUITE_NAMES, metavar="S,...",
+        help=f"suites to run (default: all: {', '.join(SUITE_NAMES)})",
     )  # fmt: skip
     r.add_argument(
         "--cases", type=_count, default=RunOptions.cases, metavar="N",
@@ -155,7 +159,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(options: RunOptions, out: Path) -> int:
+    # Imported here: they bring torch, which a bad option should not wait for.
+    from conformance.engines import EngineLoadError
     from conformance.report import write_reports
+    from conformance.runner import run
 
     tty = sys.stdout.isatty()
 

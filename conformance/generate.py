@@ -84,29 +84,32 @@ def expand(shape: GraphShape) -> GraphSpec:
     def dangling() -> list[str]:
         return [r for r in unused if r[0] == "n"]
 
-    # Grow the graph; keep room to fold every node nothing reads yet into the output.
-    while len(nodes) + max(0, len(dangling()) - 1) < shape.n_nodes:
+    def grow(first: str | None = None) -> None:
         n_consts = len(consts)
         for _attempt in range(50):
             del consts[n_consts:]  # constants drawn for a rejected attempt
             op = OPS[rng.choices(names, weights)[0]]
             param = rng.choice(op.params) if op.params else None
-            args = _draw_args(rng, op, refs, unused, consts, values)
+            args = _draw_args(rng, op, refs, unused, consts, values, first)
             xs = [values[a] for a in args]
             if op.valid(xs, param):
                 out = op.forward(xs, param)
                 if _ok(out):
-                    break
-        else:  # nothing fitted: a plain sum of two inputs always does
-            del consts[n_consts:]
-            op, param = OPS["add"], None
-            args = (refs[-1], refs[rng.randrange(len(refs))])
-            out = values[args[0]] + values[args[1]]
-        add_node(op, args, param, out)
-    # Fold the dangling nodes into one output, so every node reaches it.
+                    add_node(op, args, param, out)
+                    return
+        del consts[n_consts:]  # nothing fitted: a plain sum of two inputs always does
+        args = (first or refs[-1], refs[rng.randrange(len(refs))])
+        add_node(OPS["add"], args, None, values[args[0]] + values[args[1]])
+
+    # Grow, keeping room to fold every node that nothing reads yet into the output; the fold
+    # makes every node reach the output, and one last node on top makes the count exact.
+    while len(nodes) + max(0, len(dangling()) - 1) < shape.n_nodes - 1:
+        grow()
     while len(dangling()) > 1:
         a, b = dangling()[-2:]
         add_node(OPS["add"], (a, b), None, values[a] + values[b])
+    if len(nodes) < shape.n_nodes:
+        grow(first=dangling()[0] if dangling() else None)
     return GraphSpec(
         leaves=tuple(leaves),
         nodes=tuple(nodes),
@@ -123,11 +126,14 @@ def _draw_args(
     unused: list[str],
     consts: list[float],
     values: dict[str, float],
+    first: str | None = None,
 ) -> tuple[str, ...]:
     args: list[str] = []
     for i in range(op.arity):
         last = i == op.arity - 1
-        if op.arity > 1 and rng.random() < CONST_PROBABILITY and not (last and _all_const(args)):
+        if i == 0 and first is not None:
+            ref = first
+        elif op.arity > 1 and rng.random() < CONST_PROBABILITY and not (last and _all_const(args)):
             ref = f"c{len(consts)}"
             value = _leaf_value(rng)
             consts.append(value)
@@ -167,13 +173,18 @@ def single_op_specs(seed: int, points: int) -> Iterator[tuple[str, GraphSpec]]:
                 label = op.name + (f"[{param:g}]" if param is not None else "")
                 label += f"[{pattern}]" if op.arity > 1 else ""
                 rng = random.Random(sub_seed(seed, label))
-                for _ in range(points):
-                    yield label, _single(rng, op, param, pattern)
+                for k in range(points):
+                    yield label, _single(rng, op, param, pattern, sign=(1.0, -1.0)[k % 2])
 
 
-def _single(rng: random.Random, op: Op, param: float | None, pattern: str) -> GraphSpec:
-    for _ in range(1000):
+def _single(
+    rng: random.Random, op: Op, param: float | None, pattern: str, sign: float
+) -> GraphSpec:
+    # Alternate the first input's sign, so both sides of a kink (relu at 0) are always covered.
+    for attempt in range(1000):
         xs = [_leaf_value(rng) for _ in pattern]
+        if attempt < 100:
+            xs[0] = math.copysign(xs[0], sign)
         if op.valid(xs, param) and _ok(op.forward(xs, param)):
             break
     else:  # pragma: no cover - every op has valid points in the leaf range

@@ -20,11 +20,11 @@ from collections.abc import Sequence
 from concurrent.futures import Future
 
 from conformance.engines import EngineLoadError, EngineResult, load_engine
+from conformance.options import DEFAULT_TIMEOUT
 from conformance.spec import GraphSpec
 
-__all__ = ["DEFAULT_TIMEOUT", "EnginePool"]
+__all__ = ["EnginePool"]
 
-DEFAULT_TIMEOUT = 30.0
 _CTX = multiprocessing.get_context("spawn")
 
 

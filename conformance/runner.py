@@ -12,20 +12,21 @@ import pandas as pd
 
 from conformance.compare import Case, compare_case
 from conformance.engines.result import EngineResult
+from conformance.options import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_NOTHING_CHECKED,
+    EXIT_OK,
+    RunOptions,
+)
 from conformance.oracle import FiniteDifferences, finite_differences, torch_reference
-from conformance.pool import DEFAULT_TIMEOUT, EnginePool
+from conformance.pool import EnginePool
 from conformance.records import FAILING, Record, to_frame
-from conformance.suites import DEFAULT_SUITES, SuiteOptions, build_cases
+from conformance.suites import SuiteOptions, build_cases
 from conformance.tolerance import Bounds, bounds
 
 __all__ = [
-    "EXIT_FAILED",
-    "EXIT_INTERRUPTED",
-    "EXIT_NOTHING_CHECKED",
-    "EXIT_OK",
-    "EXIT_USAGE",
     "Oracle",
-    "RunOptions",
     "RunOutcome",
     "check_case",
     "collect_cases",
@@ -35,27 +36,6 @@ __all__ = [
     "run_in_process",
     "verdict",
 ]
-
-EXIT_OK = 0  # nothing failed (skip, unverified, xfail allowed)
-EXIT_FAILED = 1  # a fail, an error or an xpass
-EXIT_USAGE = 2  # bad options or input: a one-line message
-EXIT_NOTHING_CHECKED = 3  # no case was checked
-EXIT_INTERRUPTED = 130  # Ctrl-C: the rows so far are written
-
-
-@dataclass(frozen=True)
-class RunOptions:
-    """Everything a run depends on; the same options give the same CSV."""
-
-    engine: str = "refimpl"
-    suites: tuple[str, ...] = DEFAULT_SUITES
-    cases: int = 300
-    seed: int = 0
-    max_nodes: int = 30
-    out: str = "reports"
-    jobs: int = 1
-    timeout: float = DEFAULT_TIMEOUT
-    only: tuple[str, ...] = ()
 
 
 @dataclass

@@ -10,7 +10,7 @@ from conformance.compare import Case
 from conformance.generate import GraphShape, expand, single_op_specs, sub_seed
 from conformance.spec import GraphSpec, Node
 
-__all__ = ["DEFAULT_SUITES", "SUITES", "SuiteOptions", "build_cases"]
+__all__ = ["SUITES", "SuiteOptions", "build_cases"]
 
 # One-op cases per op, parameter and leaf/constant pattern in the graphs suite.
 SINGLE_OP_POINTS = 4
@@ -75,7 +75,6 @@ def graphs(options: SuiteOptions) -> list[Case]:
 
 
 SUITES: dict[str, Callable[[SuiteOptions], list[Case]]] = {"examples": examples, "graphs": graphs}
-DEFAULT_SUITES = tuple(SUITES)
 
 
 def build_cases(names: tuple[str, ...], options: SuiteOptions) -> list[Case]:

@@ -5,16 +5,13 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from conformance.engines.errors import EngineLoadError
 from conformance.engines.result import EngineResult
 from conformance.engines.scalar import ScalarClassEngine
 
 __all__ = ["BUILTIN_ENGINES", "EngineLoadError", "EngineResult", "load_engine"]
 
 BUILTIN_ENGINES = ("refimpl", "torch", "micrograd")
-
-
-class EngineLoadError(Exception):
-    """The engine cannot be loaded; the message says why and what to do."""
 
 
 def load_engine(name: str) -> Any:

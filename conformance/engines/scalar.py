@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from conformance.engines.errors import EngineLoadError
 from conformance.engines.result import EngineResult, as_number
 from conformance.spec import GraphSpec
 from conformance.vocabulary import OPS
@@ -26,7 +27,14 @@ class ScalarClassEngine:
     def __init__(self, cls: Callable[[float], Any], name: str) -> None:
         self.cls = cls
         self.name = name
-        self._support: dict[tuple[str, str], str | None] = {}
+        self._support: dict[tuple, str | None] = {}
+        try:
+            as_number(cls(0.5).data, "the leaf's .data")
+        except Exception as exc:
+            raise EngineLoadError(
+                f"engine {name!r} cannot make a leaf: {name}(0.5) raised {type(exc).__name__}: "
+                f"{exc}; it must accept a float and expose .data"
+            ) from None
 
     def unsupported(self, op_name: str, pattern: str, param: float | None) -> str | None:
         """Why the class cannot build `op_name` with this leaf/constant pattern, or None."""

@@ -1,0 +1,40 @@
+"""Run options and exit codes: plain data, importable without torch (the CLI parses fast)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "EXIT_FAILED",
+    "EXIT_INTERRUPTED",
+    "EXIT_NOTHING_CHECKED",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "SUITE_NAMES",
+    "RunOptions",
+]
+
+EXIT_OK = 0  # nothing failed (skip, unverified, xfail allowed)
+EXIT_FAILED = 1  # a fail, an error or an xpass
+EXIT_USAGE = 2  # bad options or input: a one-line message
+EXIT_NOTHING_CHECKED = 3  # no case was checked
+EXIT_INTERRUPTED = 130  # Ctrl-C: the rows so far are written
+
+SUITE_NAMES = ("examples", "graphs")
+DEFAULT_TIMEOUT = 30.0  # seconds per engine call
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Everything a run depends on; the same options give the same CSV."""
+
+    engine: str = "refimpl"
+    suites: tuple[str, ...] = SUITE_NAMES
+    cases: int = 300
+    seed: int = 0
+    max_nodes: int = 30
+    out: str = "reports"
+    jobs: int = 1
+    timeout: float = DEFAULT_TIMEOUT
+    only: tuple[str, ...] = ()

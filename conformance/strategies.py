@@ -1,0 +1,39 @@
+"""Hypothesis strategies for graph specs: hypothesis draws a shape and a seed, `expand` builds.
+
+Drawing node by node in hypothesis is slow for large graphs (and it gives up near 700 nodes);
+drawing three integers is fast at any size and still shrinks: to fewer leaves, fewer nodes and a
+smaller seed.
+"""
+
+from __future__ import annotations
+
+from hypothesis import strategies as st
+
+from conformance.generate import GraphShape, expand, single_op_specs
+from conformance.spec import GraphSpec
+
+__all__ = ["graph_shapes", "graph_specs", "single_op_graphs"]
+
+
+@st.composite
+def graph_shapes(draw: st.DrawFn, *, max_leaves: int = 8, max_nodes: int = 30) -> GraphShape:
+    """A shape: 1..max_leaves leaves, 1..max_nodes nodes and a seed."""
+    return GraphShape(
+        n_leaves=draw(st.integers(1, max_leaves)),
+        n_nodes=draw(st.integers(1, max_nodes)),
+        seed=draw(st.integers(0, 2**63 - 1)),
+    )
+
+
+@st.composite
+def graph_specs(draw: st.DrawFn, *, max_leaves: int = 8, max_nodes: int = 30) -> GraphSpec:
+    """A random graph spec: a DAG, every input inside its op's safe domain."""
+    return expand(draw(graph_shapes(max_leaves=max_leaves, max_nodes=max_nodes)))
+
+
+@st.composite
+def single_op_graphs(draw: st.DrawFn) -> tuple[str, GraphSpec]:
+    """(label, spec) of a one-op graph for some op of the vocabulary."""
+    seed = draw(st.integers(0, 2**32 - 1))
+    choices = list(single_op_specs(seed, 1))
+    return draw(st.sampled_from(choices))

@@ -1,0 +1,52 @@
+"""Engines that misbehave: they raise, hang, kill their process or return garbage.
+
+Each is alt.Value with one method broken; the suite must turn each into `error` rows and go on.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from tests.engines.alt import Value
+
+
+class RaisesInTanh(Value):
+    """tanh raises, as an unfinished engine might."""
+
+    def tanh(self):
+        raise RuntimeError("tanh is not implemented yet")
+
+
+class HangsInExp(Value):
+    """exp never returns."""
+
+    def exp(self):
+        time.sleep(3600)
+
+
+class DiesInLog(Value):
+    """log ends the whole process, as a crash in a C extension would."""
+
+    def log(self):
+        os._exit(7)
+
+
+class GarbageGrad(Value):
+    """sigmoid's input receives a string for a gradient."""
+
+    def sigmoid(self):
+        out = super().sigmoid()
+
+        def back(g):
+            self.grad = "oops"
+
+        out._backward = back
+        return out
+
+
+class BrokenOnImport:
+    """Not an engine: a class whose construction fails for every value."""
+
+    def __init__(self, x):
+        raise TypeError("cannot build a leaf")

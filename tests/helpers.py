@@ -1,0 +1,32 @@
+"""Shared test helpers: cases with their oracles computed once, and engines run in process."""
+
+from __future__ import annotations
+
+import functools
+
+from conformance.compare import Case
+from conformance.engines.scalar import ScalarClassEngine
+from conformance.options import RunOptions
+from conformance.records import Record
+from conformance.runner import Oracle, check_case, collect_cases, consult_oracles, run_in_process
+
+
+@functools.lru_cache(maxsize=32)
+def judged_cases(seed: int, cases: int = RunOptions.cases) -> tuple[tuple[Case, Oracle], ...]:
+    """The default run's cases for `seed`, each with its oracles (computed once per session)."""
+    chosen = collect_cases(RunOptions(seed=seed, cases=cases))
+    return tuple((c, consult_oracles(c)) for c in chosen)
+
+
+def check_engine_rows(engine, seed: int, cases: int = RunOptions.cases) -> list[Record]:
+    """Every row the default run would write for `engine` (an engine object), in process."""
+    name = getattr(engine, "name", "engine")
+    rows: list[Record] = []
+    for case, oracle in judged_cases(seed, cases):
+        rows.extend(check_case(case, name, run_in_process(engine, case), oracle))
+    return rows
+
+
+def scalar_engine(cls: type, name: str | None = None) -> ScalarClassEngine:
+    """A scalar-class engine adapter for `cls`."""
+    return ScalarClassEngine(cls, name or cls.__name__)

@@ -1,0 +1,68 @@
+"""The two promises of the tolerances: correct engines never fail; a 1e-6 error never hides."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from conformance.engines import load_engine
+from tests.engines import buggy
+from tests.engines.alt import Value as AltValue
+from tests.helpers import check_engine_rows, scalar_engine
+
+CORRECT = {
+    "refimpl": lambda: load_engine("refimpl"),
+    "torch": lambda: load_engine("torch"),
+    "alt": lambda: scalar_engine(AltValue, "alt"),
+}
+
+
+def _statuses(rows) -> Counter:
+    return Counter(r.status for r in rows)
+
+
+@pytest.mark.parametrize("engine", sorted(CORRECT))
+@pytest.mark.parametrize("seed", [0, 1])
+def test_correct_engines_have_no_failing_row(engine: str, seed: int) -> None:
+    rows = check_engine_rows(CORRECT[engine](), seed, cases=600)
+    counts = _statuses(rows)
+    bad = [r.detail for r in rows if r.status in ("fail", "error")]
+    assert not bad, bad[:5]
+    assert counts["pass"] > 3000
+    assert counts["unverified"] <= counts["pass"] // 1000
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("engine", sorted(CORRECT))
+def test_correct_engines_thorough_20000_cases(engine: str) -> None:
+    total = Counter()
+    for seed in (11, 12, 13, 14):
+        rows = check_engine_rows(CORRECT[engine](), seed, cases=5000)
+        bad = [r.detail for r in rows if r.status in ("fail", "error")]
+        assert not bad, bad[:5]
+        total += _statuses(rows)
+    assert total["pass"] > 100_000
+
+
+@pytest.mark.parametrize("primitive", sorted(buggy.PRIMITIVES))
+def test_one_part_in_a_million_is_caught_for_ten_seeds_of_ten(primitive: str) -> None:
+    engine = scalar_engine(buggy.perturbed(primitive), primitive)
+    ops, _ = buggy.PRIMITIVES[primitive]
+    for seed in range(10):
+        rows = check_engine_rows(engine, seed)
+        failing_ops = {r.op for r in rows if r.status == "fail"}
+        assert failing_ops, f"seed {seed}: a 1e-6 error in {primitive} went unnoticed"
+        # The op is named: some failing one-op case is about the guilty op.
+        assert failing_ops & set(ops), (seed, failing_ops)
+
+
+def test_a_classic_bug_is_caught_with_its_op_named() -> None:
+    rows = check_engine_rows(scalar_engine(buggy.TanhMissingSquare), 0)
+    failing = [r for r in rows if r.status == "fail"]
+    assert failing
+    assert {r.op for r in failing} <= {"tanh", "graph"}
+    assert any(r.op == "tanh" for r in failing)
+    one = next(r for r in failing if r.op == "tanh")
+    assert "torch computes" in one.detail and "tolerance" in one.detail
+    assert "--case" in one.reproduce

@@ -1,0 +1,212 @@
+"""The command line as a user meets it: exit codes, one-line errors, hostile engines, outputs."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from conformance.records import COLUMNS
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def conformance(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run `python -m conformance ARGS` from the project root."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, "-m", "conformance", *args],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout,
+    )  # fmt: skip
+
+
+def _assert_one_line_error(proc: subprocess.CompletedProcess, needle: str) -> None:
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert needle in lines[0]
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["run", "--cases", "many"], "not a whole number"),
+        (["run", "--cases", "-3"], "must not be negative"),
+        (["run", "--max-nodes", "0"], "at least 1"),
+        (["run", "--suite", "nope"], "unknown suite nope"),
+        (["run", "--seed", "x"], "'random'"),
+        (["run", "--timeout", "0"], "more than 0"),
+        (["run", "--frobnicate"], "unrecognized arguments"),
+        (["walk"], "invalid choice"),
+        ([], "say what to do"),
+        (["run", "--engine", "nosuch"], "unknown engine 'nosuch'"),
+        (["run", "--engine", "no_such_module:Value"], "cannot import 'no_such_module'"),
+        (["run", "--engine", "refimpl:Nope"], "has no attribute 'Nope'"),
+        (["run", "--engine", "tests.engines.hostile:BrokenOnImport"], "cannot make a leaf"),
+    ],
+)
+def test_bad_options_give_one_line_and_exit_2(args: list[str], needle: str, tmp_path) -> None:
+    proc = conformance(*args, "--out", str(tmp_path)) if args and args[0] == "run" else None
+    proc = proc or conformance(*args)
+    _assert_one_line_error(proc, needle)
+
+
+def test_the_cli_lists_exactly_the_suites_that_exist() -> None:
+    from conformance.options import SUITE_NAMES
+    from conformance.suites import SUITES
+
+    assert tuple(SUITES) == SUITE_NAMES
+
+
+def test_out_that_is_a_file_is_a_usage_error(tmp_path: Path) -> None:
+    f = tmp_path / "file"
+    f.write_text("x")
+    _assert_one_line_error(conformance("run", "--out", str(f)), "is a file")
+
+
+def test_default_engine_passes_and_writes_every_report(tmp_path: Path) -> None:
+    proc = conformance("run", "--cases", "40", "--out", str(tmp_path))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "PASS" in proc.stdout
+    for name in ("conformance.csv", "summary.csv", "run.json", "conformance.html"):
+        assert (tmp_path / name).stat().st_size > 0
+    frame = pd.read_csv(tmp_path / "conformance.csv")
+    assert tuple(frame.columns) == COLUMNS
+    assert set(frame["status"]) <= {"pass", "unverified"}
+    assert set(frame["suite"]) == {"examples", "graphs"}
+    seed_sum = frame[frame["case"] == "seed-sum"]
+    assert list(seed_sum["expected"]) == [8.0, 1.0, 1.0]
+
+
+def test_same_options_same_bytes_whatever_the_jobs(tmp_path: Path) -> None:
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert conformance("run", "--cases", "60", "--seed", "7", "--out", str(a)).returncode == 0
+    proc = conformance("run", "--cases", "60", "--seed", "7", "--jobs", "2", "--out", str(b))
+    assert proc.returncode == 0
+    assert (a / "conformance.csv").read_bytes() == (b / "conformance.csv").read_bytes()
+    assert (a / "summary.csv").read_bytes() == (b / "summary.csv").read_bytes()
+
+
+def test_a_buggy_engine_fails_the_gate_with_the_op_named(tmp_path: Path) -> None:
+    proc = conformance(
+        "run", "--engine", "tests.engines.buggy:TanhMissingSquare", "--cases", "30",
+        "--out", str(tmp_path),
+    )  # fmt: skip
+    assert proc.returncode == 1
+    assert proc.stdout.strip().splitlines()[-1].startswith("FAIL")
+    frame = pd.read_csv(tmp_path / "conformance.csv")
+    failing = frame[frame["status"] == "fail"]
+    assert "tanh" in set(failing["op"])
+    assert set(failing["op"]) <= {"tanh", "graph"}
+
+
+def test_engine_errors_are_rows_and_the_run_goes_on(tmp_path: Path) -> None:
+    proc = conformance(
+        "run", "--engine", "tests.engines.hostile:RaisesInTanh", "--cases", "20",
+        "--out", str(tmp_path),
+    )  # fmt: skip
+    assert proc.returncode == 1
+    frame = pd.read_csv(tmp_path / "conformance.csv")
+    errors = frame[frame["status"] == "error"]
+    assert errors["detail"].str.contains("RuntimeError: tanh is not implemented yet").all()
+    assert (frame["status"] == "pass").sum() > 50  # everything without tanh still checked
+
+
+def test_a_hanging_engine_times_out_per_call(tmp_path: Path) -> None:
+    proc = conformance(
+        "run", "--engine", "tests.engines.hostile:HangsInExp", "--suite", "examples",
+        "--timeout", "2", "--out", str(tmp_path),
+    )  # fmt: skip
+    assert proc.returncode == 1
+    frame = pd.read_csv(tmp_path / "conformance.csv")
+    exp_rows = frame[frame["case"] == "seed-exp"]
+    assert list(exp_rows["status"]) == ["error"]
+    assert "timed out after 2 s" in exp_rows["detail"].iloc[0]
+    assert (frame[frame["case"] != "seed-exp"]["status"] == "pass").all()
+
+
+def test_an_engine_that_kills_its_process_is_an_error_row(tmp_path: Path) -> None:
+    proc = conformance(
+        "run",
+        "--engine",
+        "tests.engines.hostile:DiesInLog",
+        "--cases",
+        "30",
+        "--out",
+        str(tmp_path),
+    )
+    assert proc.returncode == 1
+    frame = pd.read_csv(tmp_path / "conformance.csv")
+    died = frame[frame["detail"].str.contains("process died", na=False)]
+    assert len(died) > 0
+    assert (died["status"] == "error").all()
+    assert (frame["status"] == "pass").sum() > 50
+
+
+def test_garbage_gradients_are_error_rows(tmp_path: Path) -> None:
+    proc = conformance(
+        "run", "--engine", "tests.engines.hostile:GarbageGrad", "--cases", "30",
+        "--out", str(tmp_path),
+    )  # fmt: skip
+    assert proc.returncode == 1
+    frame = pd.read_csv(tmp_path / "conformance.csv")
+    assert (frame["status"] == "error").sum() > 0
+    assert "fail" not in set(frame["status"])
+
+
+def test_micrograd_ops_it_lacks_are_skipped_not_failed(tmp_path: Path) -> None:
+    pytest.importorskip("micrograd")
+    proc = conformance("run", "--engine", "micrograd", "--cases", "30", "--out", str(tmp_path))
+    assert proc.returncode == 0, proc.stdout
+    frame = pd.read_csv(tmp_path / "conformance.csv")
+    skipped = frame[frame["status"] == "skip"]
+    assert set(skipped[skipped["op"] != "graph"]["op"]) == {
+        "exp", "log", "tanh", "sigmoid", "leaky_relu", "powv",
+    }  # fmt: skip
+    assert (frame["status"] == "pass").sum() > 100
+
+
+def test_nothing_checked_exits_3(tmp_path: Path) -> None:
+    proc = conformance("run", "--case", "g-000000000000", "--out", str(tmp_path))
+    assert proc.returncode == 3
+    assert "nothing checked" in proc.stdout + proc.stderr
+
+
+def test_a_reproduce_command_reruns_exactly_its_case(tmp_path: Path) -> None:
+    first = tmp_path / "first"
+    conformance("run", "--cases", "10", "--seed", "3", "--out", str(first))
+    frame = pd.read_csv(first / "conformance.csv")
+    row = frame[frame["op"] == "graph"].iloc[0]
+    args = row["reproduce"].split()[3:]  # after "python -m conformance"
+    proc = conformance(*args, "--out", str(tmp_path / "again"))
+    assert proc.returncode == 0
+    again = pd.read_csv(tmp_path / "again" / "conformance.csv")
+    assert set(again["case"]) == {row["case"]}
+    assert list(again["actual"]) == list(frame[frame["case"] == row["case"]]["actual"])
+
+
+def test_interrupt_writes_the_rows_so_far_and_exits_130(tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(
+        [
+            sys.executable, "-m", "conformance", "run", "--engine",
+            "tests.engines.hostile:HangsInExp", "--suite", "examples", "--timeout", "60",
+            "--out", str(tmp_path),
+        ],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    csv = tmp_path / "conformance.csv"
+    time.sleep(8)  # seed-sum, seed-affine and seed-square pass; seed-exp hangs
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, out + err
+    assert "Traceback" not in err
+    frame = pd.read_csv(csv)
+    assert set(frame["case"]) == {"seed-sum", "seed-affine", "seed-square"}

@@ -1,0 +1,93 @@
+"""Graph specs: JSON round-trip, stable ids, and clear errors for anything that is not a graph."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+from hypothesis import given
+
+from conformance.spec import SCHEMA_VERSION, GraphSpec, Node, SpecError
+from conformance.strategies import graph_specs
+from conformance.vocabulary import OPS
+
+
+@given(graph_specs())
+def test_json_round_trip_and_stable_id(spec: GraphSpec) -> None:
+    back = GraphSpec.from_json(spec.to_json())
+    assert back == spec
+    assert back.case_id() == spec.case_id()
+    assert json.loads(spec.to_json())["schema"] == SCHEMA_VERSION
+
+
+@given(graph_specs())
+def test_every_spec_is_a_dag_inside_the_domain(spec: GraphSpec) -> None:
+    values = {f"x{i}": x for i, x in enumerate(spec.leaves)}
+    values.update((f"c{i}", c) for i, c in enumerate(spec.consts))
+    for i, node in enumerate(spec.nodes):
+        for ref in node.args:
+            assert ref in values, f"n{i} reads {ref} before it exists"
+        op = OPS[node.op]
+        xs = [values[a] for a in node.args]
+        assert op.valid(xs, node.param), spec.describe(i)
+        values[f"n{i}"] = op.forward(xs, node.param)
+        assert math.isfinite(values[f"n{i}"])
+    assert spec.upstream != 1.0
+
+
+def _spec(**kw) -> GraphSpec:
+    base = {"leaves": (1.0, 2.0), "nodes": (Node("mul", ("x0", "x1")),), "output": "n0"}
+    base.update(kw)
+    return GraphSpec(**base)
+
+
+def test_id_depends_on_content_only() -> None:
+    assert _spec().case_id() == _spec().case_id()
+    assert _spec().case_id() != _spec(leaves=(1.0, 2.5)).case_id()
+    assert _spec().case_id() != _spec(upstream=2.0).case_id()
+
+
+@pytest.mark.parametrize(
+    ("kw", "message"),
+    [
+        ({"nodes": (Node("frobnicate", ("x0",)),)}, "unknown op"),
+        ({"nodes": (Node("mul", ("x0",)),)}, "takes 2 inputs"),
+        ({"nodes": (Node("mul", ("x0", "n0")),)}, "cycle"),
+        ({"nodes": (Node("mul", ("x0", "x9")),)}, "points to nothing"),
+        ({"nodes": (Node("mul", ("x0", "y1")),)}, "bad reference"),
+        ({"nodes": (Node("powc", ("x0",), 7.0),)}, "parameter"),
+        ({"output": "n3"}, "points to nothing"),
+        ({"leaves": ()}, "at least one leaf"),
+        ({"upstream": math.inf}, "upstream"),
+        ({"consts": (1.0,), "nodes": (Node("mul", ("c0", "c0")),)}, "only constants"),
+    ],
+)
+def test_invalid_specs_say_what_is_wrong(kw: dict, message: str) -> None:
+    with pytest.raises(SpecError, match=message):
+        _spec(**kw)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("{not json", "not JSON"),
+        ("[1, 2]", "JSON object"),
+        ('{"schema": 99}', "schema version"),
+        ('{"schema": 1, "leaves": [1.0]}', "malformed"),
+        ('{"schema": 1, "leaves": ["a"], "nodes": [], "output": "x0"}', "malformed"),
+    ],
+)
+def test_bad_json_is_a_spec_error(text: str, message: str) -> None:
+    with pytest.raises(SpecError, match=message):
+        GraphSpec.from_json(text)
+
+
+def test_formula_reads_like_the_lecture() -> None:
+    spec = GraphSpec(
+        leaves=(1.0, 5.0, 3.0),
+        nodes=(Node("mul", ("x0", "x1")), Node("add", ("n0", "x2")), Node("square", ("n1",))),
+        output="n2",
+        leaf_names=("h", "w1", "b"),
+    )
+    assert spec.formula() == "((h * w1) + b) ** 2"
