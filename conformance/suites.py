@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from conformance.compare import Case
 from conformance.generate import GraphShape, expand, single_op_specs, sub_seed
 from conformance.spec import GraphSpec, Node
+from refimpl.seed import SEED_EXAMPLE
 
 __all__ = ["SUITES", "SuiteOptions", "build_cases"]
 
@@ -36,22 +37,25 @@ def _fixed(case_id: str, op: str, nodes: tuple[Node, ...], names: tuple[str, ...
 
 
 def examples(options: SuiteOptions) -> list[Case]:
-    """The lecture's four graph nodes, at the values of its worked example where it has them."""
+    """The lecture's four graph nodes, at values taken from its worked example."""
+    ex = SEED_EXAMPLE
+    h, k, y = ex.inputs["h"], ex.inputs["k"], ex.target
+    w1, w2 = ex.weights["w1"], ex.weights["w2"]
     return [
-        # y = a + b: dy/da = dy/db = 1
-        _fixed("seed-sum", "add", (Node("add", ("x0", "x1")),), ("a", "b"), (5.0, 3.0)),
-        # y = a·x − b: dy/da = x, dy/dx = a, dy/db = −1 (the neuron's h·w1 with b = 3)
+        # y = a + b with a = h·w1 = 5, b = k·w2 = 3: dy/da = dy/db = 1
+        _fixed("seed-sum", "add", (Node("add", ("x0", "x1")),), ("a", "b"), (h * w1, k * w2)),
+        # y = a·x − b with a = w1, x = h, b = y: dy/da = x, dy/dx = a, dy/db = −1
         _fixed(
             "seed-affine",
             "affine",
             (Node("affine", ("x0", "x1", "x2")),),
             ("a", "x", "b"),
-            (5.0, 1.0, 3.0),
+            (w1, h, y),
         ),
-        # y = a²: dy/da = 2a (the loss (y − ŷ)² at y − ŷ = −1)
-        _fixed("seed-square", "square", (Node("square", ("x0",)),), ("a",), (-1.0,)),
-        # y = exp(a): dy/da = exp(a) = y
-        _fixed("seed-exp", "exp", (Node("exp", ("x0",)),), ("a",), (1.0,)),
+        # y = a² with a = y − ŷ = −1 (the loss): dy/da = 2a = −2
+        _fixed("seed-square", "square", (Node("square", ("x0",)),), ("a",), (y - ex.y_hat,)),
+        # y = exp(a) with a = h = 1: dy/da = exp(a) = y
+        _fixed("seed-exp", "exp", (Node("exp", ("x0",)),), ("a",), (h,)),
     ]
 
 
