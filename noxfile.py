@@ -2,37 +2,50 @@
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
+
 import nox
 
 nox.options.reuse_venv = "yes"
 nox.options.sessions = ["tests", "conformance"]
 
+ROOT = Path(__file__).parent
 CONSTRAINTS = ("-c", "constraints.txt")
 
 
-def _install(session: nox.Session, extras: str = "") -> None:
-    target = f".[{extras}]" if extras else "."
-    session.install(*CONSTRAINTS, "-e", target)
+def _install(session: nox.Session, *args: str) -> None:
+    """Install `args` with the constraints, unless this reused virtualenv already has them."""
+    recipe = "\n".join(args).encode()
+    for name in ("pyproject.toml", "constraints.txt"):
+        recipe += (ROOT / name).read_bytes()
+    digest = hashlib.sha256(recipe).hexdigest()
+    stamp = Path(session.virtualenv.location) / ".installed"
+    if stamp.exists() and stamp.read_text() == digest:
+        session.log("dependencies unchanged: reusing the virtualenv as it is")
+        return
+    session.install(*CONSTRAINTS, *args)
+    stamp.write_text(digest)
 
 
 @nox.session
 def conformance(session: nox.Session) -> None:
     """Run the conformance suite on an engine (refimpl by default); its exit code is the gate."""
-    _install(session)
+    _install(session, "-e", ".")
     session.run("python", "-m", "conformance", "run", *session.posargs)
 
 
 @nox.session
 def tests(session: nox.Session) -> None:
     """Run the project's own tests."""
-    _install(session, "test")
+    _install(session, "-e", ".[test]")
     session.run("pytest", *session.posargs)
 
 
 @nox.session
 def lint(session: nox.Session) -> None:
     """Check lint and formatting with ruff."""
-    session.install(*CONSTRAINTS, "ruff")
+    _install(session, "ruff")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
 
@@ -40,5 +53,5 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def bench(session: nox.Session) -> None:
     """Time refimpl against micrograd and torch in the same run; print the ratios."""
-    _install(session, "bench")
+    _install(session, "-e", ".[bench]")
     session.run("python", "-m", "benchmarks", *session.posargs)

@@ -22,6 +22,7 @@ def summarize(frame: pd.DataFrame) -> pd.DataFrame:
     table = frame.groupby(["suite", "op", "status"]).size().unstack("status", fill_value=0)
     table = table.reindex(columns=list(STATUSES), fill_value=0)
     table["rows"] = table.sum(axis=1)
+    table.columns.name = None
     return table.reset_index().sort_values(["suite", "op"], kind="stable").reset_index(drop=True)
 
 
@@ -79,11 +80,19 @@ def write_reports(outcome, options, out: Path) -> dict[str, Path]:
     return paths
 
 
+# The HTML table leaves out what the page header already says (engine) and the error columns
+# that the CSV keeps; the reproduce command stays, for copying.
+_HTML_COLUMNS = (
+    "suite", "case", "check", "node", "op", "expected", "actual", "fd", "tolerance", "status",
+    "detail", "reproduce",
+)  # fmt: skip
+
+
 def _html(frame: pd.DataFrame, summary: pd.DataFrame, meta: dict) -> str:
     ok = meta["exit_code"] == 0
     colour = "#1a7f37" if ok else "#cf222e"
     not_passed = frame[frame["status"] != "pass"] if len(frame) else frame
-    shown = not_passed.head(500)
+    shown = not_passed.head(500)[list(_HTML_COLUMNS)]
     rows_html = (
         shown.to_html(index=False, na_rep="", float_format=lambda x: f"{x:.6g}")
         if len(shown)
@@ -100,7 +109,9 @@ def _html(frame: pd.DataFrame, summary: pd.DataFrame, meta: dict) -> str:
 <style>
 body {{ font-family: system-ui, sans-serif; margin: 2em; }}
 table {{ border-collapse: collapse; font-size: 0.9em; }}
-td, th {{ border: 1px solid #ccc; padding: 0.2em 0.5em; }}
+td, th {{ border: 1px solid #ccc; padding: 0.2em 0.5em; vertical-align: top; }}
+td:nth-last-child(2) {{ min-width: 30em; }}
+td:last-child {{ font-family: monospace; font-size: 0.85em; }}
 .verdict {{ color: {colour}; font-size: 1.6em; font-weight: bold; }}
 </style></head><body>
 <h1>Backprop conformance: {html.escape(meta["engine"])}</h1>
