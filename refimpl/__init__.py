@@ -1,4 +1,4 @@
-"""refimpl: a hand-written reverse-mode autodiff engine over scalars, to read and to check against."""
+"""refimpl: a hand-written reverse-mode autodiff engine over scalars, to read and check against."""
 
 from refimpl.engine import Value, grad, topological_order
 

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from itertools import count
 from operator import attrgetter
 
-from refimpl.floatops import fdiv, fexp, flog, fpow, fsigmoid
+from refimpl.floatops import fdiv, fexp, flog, fpow, fpow_scalar, fsigmoid
 
 __all__ = ["Value", "grad", "topological_order"]
 
@@ -32,7 +32,7 @@ _by_creation = attrgetter("_id")
 class Value:
     """A scalar in a computational graph, with its gradient."""
 
-    __slots__ = ("data", "grad", "_prev", "_local", "_op", "_id")
+    __slots__ = ("_id", "_local", "_op", "_prev", "data", "grad")
 
     def __init__(self, data: float, _prev: tuple = (), _local: tuple = (), _op: str = "") -> None:
         self.data = float(data)
@@ -91,19 +91,22 @@ class Value:
         if isinstance(other, Value):
             b = other.data
             out = fpow(a, b)
-            # torch: d/da = b * a**(b-1), zero where b == 0; d/db = out * log(a), zero where
-            # a == 0 and b >= 0.
+            # torch: d/da = b * a**(b-1), masked where b == 0; d/db = out * log(a), but 0 where
+            # a == 0 and b >= 0: a plain zero, not a mask (torch multiplies it by the incoming
+            # gradient, so an inf from above still gives nan).
             da = MASKED if b == 0 else b * fpow(a, b - 1.0)
-            db = MASKED if (a == 0 and b >= 0) else out * flog(a)
+            db = 0.0 if (a == 0 and b >= 0) else out * flog(a)
             return Value(out, (self, other), (da, db), "**")
         c = float(other)
-        da = MASKED if c == 0 else c * fpow(a, c - 1.0)
-        return Value(fpow(a, c), (self,), (da,), f"**{other!r}")
+        # fpow_scalar computes x**c as torch does (x*x for 2, sqrt for 0.5, ...), for the value and
+        # for the derivative's x**(c-1): the derivative of x**-1 is -1 * (1 / (x*x)), as in torch.
+        da = MASKED if c == 0 else c * fpow_scalar(a, c - 1.0)
+        return Value(fpow_scalar(a, c), (self,), (da,), f"**{other!r}")
 
     def __rpow__(self, other: float) -> Value:
         a, b = float(other), self.data
         out = fpow(a, b)
-        db = MASKED if (a == 0 and b >= 0) else out * flog(a)
+        db = 0.0 if (a == 0 and b >= 0) else out * flog(a)  # a zero, not a mask: see __pow__
         return Value(out, (self,), (db,), "**")
 
     def exp(self) -> Value:
@@ -126,10 +129,10 @@ class Value:
         return Value(s, (self,), ((1.0 - s) * s,), "sigmoid")
 
     def relu(self) -> Value:
-        """max(x, 0), with torch's convention relu'(0) = 0 and relu(nan) = nan."""
+        """max(x, 0), with torch's conventions relu'(0) = 0, relu(-0.0) = -0.0, relu(nan) = nan."""
         x = self.data
         if x <= 0:
-            return Value(0.0, (self,), (MASKED,), "relu")
+            return Value(0.0 if x < 0 else x, (self,), (MASKED,), "relu")
         return Value(x, (self,), (1.0,), "relu")
 
     def leaky_relu(self, negative_slope: float = 0.01) -> Value:
@@ -140,11 +143,12 @@ class Value:
         return Value(x * negative_slope, (self,), (negative_slope,), "leaky_relu")
 
     def clamp_min(self, low: float) -> Value:
-        """max(x, low); below `low` the input receives no gradient (torch's clamp_min)."""
+        """max(x, low); below `low` and at nan the input gets no gradient (torch's clamp_min)."""
         x = self.data
-        if x < low:
-            return Value(float(low), (self,), (MASKED,), "clamp_min")
-        return Value(x, (self,), (1.0,), "clamp_min")
+        if x >= low:
+            return Value(x, (self,), (1.0,), "clamp_min")
+        # torch passes nan through but masks its gradient (its backward is where(x >= low, g, 0)).
+        return Value(x if x != x else float(low), (self,), (MASKED,), "clamp_min")
 
     # ----- compositions: no derivative of their own to review -----
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import random
+import struct
 from collections.abc import Sequence
 
 from refimpl.engine import Value
+from refimpl.floatops import flog, flog1p
 
 __all__ = [
     "ACTIVATIONS",
@@ -54,7 +56,7 @@ class Module:
 
 
 class Neuron(Module):
-    """σ(w·x + b) for one of ACTIVATIONS; weights given, or drawn uniformly in [-1, 1] from `seed`."""
+    """σ(w·x + b) for one of ACTIVATIONS; weights given, or uniform in [-1, 1] from `seed`."""
 
     def __init__(
         self,
@@ -66,7 +68,9 @@ class Neuron(Module):
         seed: int | random.Random | None = None,
     ) -> None:
         if activation not in ACTIVATIONS:
-            raise ValueError(f"unknown activation {activation!r}; choose from {sorted(ACTIVATIONS)}")
+            raise ValueError(
+                f"unknown activation {activation!r}; choose from {sorted(ACTIVATIONS)}"
+            )
         rng = seed if isinstance(seed, random.Random) else random.Random(seed)
         if weights is None:
             weights = [rng.uniform(-1, 1) for _ in range(n_inputs)]
@@ -170,13 +174,28 @@ def binary_cross_entropy(p: Sequence[Value], y: Sequence[Number]) -> Value:
     """Mean of -(y·log p + (1 - y)·log(1 - p)), each log clamped at -100, as torch does."""
     if not p or len(p) != len(y):
         raise ValueError(f"need two equally long, non-empty batches, got {len(p)} and {len(y)}")
-    total = None
+    total: Value | float = 0.0  # torch's sum starts at +0.0: all terms -0.0 still sum to 0.0
     for pi, yi in zip(p, y):
-        log_p = pi.log().clamp_min(-100.0)
-        log_q = (1.0 - pi).log().clamp_min(-100.0)
-        term = -(log_p * float(yi) + log_q * (1.0 - float(yi)))
-        total = term if total is None else total + term
+        total = total + _bce_term(pi, float(yi))
     return total / len(p)
+
+
+# torch's floor under p·(1 - p) in the derivative: 1e-12 stored as a float32, 9.99999996e-13.
+_BCE_EPS = struct.unpack("f", struct.pack("f", 1e-12))[0]
+
+
+def _bce_term(p: Value, y: float) -> Value:
+    """One sample's loss as ONE node, with torch's own forward and derivative formulas.
+
+    torch's binary_cross_entropy is a fused op: log(1 - p) is log1p(-p) (exact for small p, where
+    log(1 - p) loses digits), and its derivative is (p - y) / max(p·(1 - p), ε), finite at
+    p = 0 or 1. Composed from log and clamp_min, p = 1 would give 0·inf = nan instead.
+    """
+    x = p.data
+    log_p = max(flog(x), -100.0)
+    log_q = max(flog1p(-x), -100.0)
+    value = (y - 1.0) * log_q - y * log_p
+    return Value(value, (p,), ((x - y) / max((1.0 - x) * x, _BCE_EPS),), "binary_cross_entropy")
 
 
 class SGD:

@@ -24,9 +24,7 @@ class SeedExample:
     grads: dict = field(
         default_factory=lambda: {"w1": 2.0, "w2": -6.0, "b": 2.0, "h": 10.0, "k": -2.0}
     )
-    weights_after_step: dict = field(
-        default_factory=lambda: {"w1": 4.98, "w2": -0.94, "b": 2.98}
-    )
+    weights_after_step: dict = field(default_factory=lambda: {"w1": 4.98, "w2": -0.94, "b": 2.98})
     y_hat_after_step: float = 10.78
     loss_after_step: float = 0.6084
 

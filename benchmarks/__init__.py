@@ -1,0 +1,1 @@
+"""Speed and memory of refimpl against micrograd and torch on the same graphs."""
