@@ -20,13 +20,20 @@ FD_TRUST = 10.0
 
 @dataclass(frozen=True)
 class Case:
-    """One case of a suite: its id, its spec, the op it is about ("graph" for random graphs)."""
+    """One case of a suite: its id, the graph the engine runs, the op it is about.
+
+    `kind` picks the checker that judges the engine's result (`runner.CHECKERS`): "graph" compares
+    with torch on the same graph; other kinds (neurons, say) bring their own oracle and checks,
+    with whatever they need in `payload` (plain JSON text).
+    """
 
     suite: str
     case_id: str
     spec: GraphSpec
     op: str
     reproduce: str = ""
+    kind: str = "graph"
+    payload: str = ""
 
 
 def _ordered(x: float) -> int:

@@ -10,6 +10,7 @@ the order the cases were submitted, whatever order they finish in.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import multiprocessing
 import os
 import queue
@@ -124,7 +125,10 @@ class EnginePool:
         self.jobs = max(1, int(jobs))
         self.timeout = float(timeout)
         self.name = engine
-        self._tasks: queue.Queue = queue.Queue()
+        # (priority, sequence, index, spec, future): a checker's follow-up call (priority 0)
+        # overtakes the cases still queued (priority 1).
+        self._tasks: queue.PriorityQueue = queue.PriorityQueue()
+        self._sequence = itertools.count()
         self._threads: list[threading.Thread] = []
         self._workers: list[_Worker] = []
         self._closed = threading.Event()
@@ -149,14 +153,20 @@ class EnginePool:
         futures = []
         for index, spec in enumerate(specs):
             fut: Future = Future()
-            self._tasks.put((index, spec, fut))
+            self._tasks.put((1, next(self._sequence), index, spec, fut))
             futures.append(fut)
         return futures
+
+    def call(self, spec: GraphSpec) -> EngineResult:
+        """Run one more spec ahead of the queued cases and wait for its result."""
+        fut: Future = Future()
+        self._tasks.put((0, next(self._sequence), -1, spec, fut))
+        return fut.result()
 
     def _serve_queue(self, slot: int) -> None:
         while not self._closed.is_set():
             try:
-                index, spec, fut = self._tasks.get(timeout=0.2)
+                _, _, index, spec, fut = self._tasks.get(timeout=0.2)
             except queue.Empty:
                 continue
             worker = self._workers[slot]
@@ -187,7 +197,7 @@ class EnginePool:
         self._closed.set()
         while True:
             try:
-                _, _, fut = self._tasks.get_nowait()
+                *_, fut = self._tasks.get_nowait()
             except queue.Empty:
                 break
             if not fut.done():

@@ -10,6 +10,7 @@ from typing import Any
 
 import pandas as pd
 
+from conformance.checkers import CHECKERS, EngineCall, checker
 from conformance.compare import Case, compare_case
 from conformance.engines.result import EngineResult
 from conformance.options import (
@@ -22,6 +23,7 @@ from conformance.options import (
 from conformance.oracle import FiniteDifferences, finite_differences, torch_reference
 from conformance.pool import EnginePool
 from conformance.records import FAILING, Record, to_frame
+from conformance.spec import GraphSpec
 from conformance.suites import SuiteOptions, build_cases
 from conformance.tolerance import Bounds, bounds
 
@@ -29,6 +31,7 @@ __all__ = [
     "Oracle",
     "RunOutcome",
     "check_case",
+    "check_graph",
     "collect_cases",
     "consult_oracles",
     "reproduce_command",
@@ -104,10 +107,16 @@ def check_case(
     return compare_case(case, engine, result, oracle.reference, oracle.fd, oracle.bounds)
 
 
-def run_in_process(engine: Any, case: Case) -> EngineResult:
-    """One case on an engine object in this process (no isolation); errors become data."""
+@checker("graph")
+def check_graph(case: Case, engine: str, result: EngineResult, call: EngineCall) -> list[Record]:
+    """The checker of graph cases: the same graph in torch and by finite differences."""
+    return check_case(case, engine, result)
+
+
+def run_in_process(engine: Any, spec: GraphSpec) -> EngineResult:
+    """One spec on an engine object in this process (no isolation); errors become data."""
     try:
-        return engine.run(case.spec)
+        return engine.run(spec)
     except Exception as exc:
         return EngineResult(error=f"raised {type(exc).__name__}: {exc}")
 
@@ -135,10 +144,13 @@ def run(
             pool = EnginePool(options.engine, jobs=options.jobs, timeout=options.timeout)
             name = pool.start()
             results = [f.result for f in pool.submit([c.spec for c in cases])]
+            call = pool.call
         else:
-            results = [partial(run_in_process, engine, c) for c in cases]
+            results = [partial(run_in_process, engine, c.spec) for c in cases]
+            call = partial(run_in_process, engine)
         for i, (case, result) in enumerate(zip(cases, results)):
-            records.extend(check_case(case, options.engine, result()))
+            judge = CHECKERS[case.kind]
+            records.extend(judge(case, options.engine, result(), call))
             if progress is not None:
                 progress(i + 1, len(cases))
     except KeyboardInterrupt:

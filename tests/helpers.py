@@ -23,7 +23,7 @@ def check_engine_rows(engine, seed: int, cases: int = RunOptions.cases) -> list[
     name = getattr(engine, "name", "engine")
     rows: list[Record] = []
     for case, oracle in judged_cases(seed, cases):
-        rows.extend(check_case(case, name, run_in_process(engine, case), oracle))
+        rows.extend(check_case(case, name, run_in_process(engine, case.spec), oracle))
     return rows
 
 
