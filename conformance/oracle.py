@@ -70,7 +70,8 @@ def finite_differences(spec: GraphSpec) -> FiniteDifferences:
         grads.append((4.0 * d2 - d1) / 3.0)
         trunc.append(abs(d2 - d1) if math.isfinite(d2 - d1) else math.inf)
         used.append(h2 + hm2)
-    return FiniteDifferences(tuple(grads), tuple(trunc), tuple(used))
+    k = spec.grad_factor  # backward() called k times without zeroing: k times the gradient
+    return FiniteDifferences(tuple(g * k for g in grads), tuple(t * k for t in trunc), tuple(used))
 
 
 def _output(spec: GraphSpec, leaves: list, nodes: list) -> torch.Tensor:

@@ -33,6 +33,11 @@ class Record:
     status: str
     detail: str
     reproduce: str
+    # Diagnosis of a failing case: the op whose derivative is wrong, the first node where the
+    # engine and torch part, and a hint where the pattern is a known bug.
+    blame: str = ""
+    first_wrong: str = ""
+    hint: str = ""
 
 
 COLUMNS = tuple(f.name for f in fields(Record))

@@ -12,6 +12,7 @@ import pandas as pd
 
 from conformance.checkers import CHECKERS, EngineCall, checker
 from conformance.compare import Case, compare_case
+from conformance.diagnose import annotate, diagnose
 from conformance.engines.result import EngineResult
 from conformance.options import (
     EXIT_FAILED,
@@ -104,7 +105,10 @@ def check_case(
                 None, None, None, "unverified", f"the torch oracle raised {exc!r}", case.reproduce,
             )
         ]  # fmt: skip
-    return compare_case(case, engine, result, oracle.reference, oracle.fd, oracle.bounds)
+    rows = compare_case(case, engine, result, oracle.reference, oracle.fd, oracle.bounds)
+    if any(r.status == "fail" for r in rows):
+        rows = annotate(rows, diagnose(case.spec, result, oracle.reference, oracle.bounds))
+    return rows
 
 
 @checker("graph")

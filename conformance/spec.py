@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from conformance.vocabulary import OPS
 
-__all__ = ["SCHEMA_VERSION", "GraphSpec", "Node", "SpecError"]
+__all__ = ["SCHEMA_VERSION", "GraphSpec", "Node", "SpecError", "parse_json"]
 
 SCHEMA_VERSION = 1
 
@@ -44,6 +44,10 @@ class GraphSpec:
     consts: tuple[float, ...] = ()
     upstream: float = 1.0
     leaf_names: tuple[str, ...] = field(default=())
+    # How many times the engine calls backward() on the same graph, zeroing the leaves' gradients
+    # in between or not: torch accumulates leaf gradients, and an intermediate never counts twice.
+    backwards: int = 1
+    zero_between: bool = False
 
     def __post_init__(self) -> None:
         self.validate()
@@ -105,6 +109,13 @@ class GraphSpec:
         self._check_ref(self.output, before=len(self.nodes), where="output")
         if not math.isfinite(self.upstream) or self.upstream == 0:
             raise SpecError("upstream must be a finite, non-zero number")
+        if not isinstance(self.backwards, int) or not 1 <= self.backwards <= 100:
+            raise SpecError("backwards must be a whole number from 1 to 100")
+
+    @property
+    def grad_factor(self) -> int:
+        """How many single-backward gradients the leaves hold at the end: accumulation."""
+        return 1 if self.zero_between else self.backwards
 
     def _check_ref(self, ref: str, *, before: int, where: str) -> None:
         if not isinstance(ref, str) or len(ref) < 2 or ref[0] not in "xcn" or not ref[1:].isdigit():
@@ -122,8 +133,8 @@ class GraphSpec:
         """Plain data with the schema version; `from_dict` reads it back."""
         d = {
             "schema": SCHEMA_VERSION,
-            "leaves": list(self.leaves),
-            "consts": list(self.consts),
+            "leaves": [_encode(v) for v in self.leaves],
+            "consts": [_encode(v) for v in self.consts],
             "nodes": [
                 {
                     "op": n.op,
@@ -137,6 +148,10 @@ class GraphSpec:
         }
         if self.leaf_names:
             d["leaf_names"] = list(self.leaf_names)
+        if self.backwards != 1:  # written only when used, so older ids stay the same
+            d["backwards"] = self.backwards
+        if self.zero_between:
+            d["zero_between"] = True
         return d
 
     @classmethod
@@ -156,12 +171,14 @@ class GraphSpec:
                 for n in d["nodes"]
             )
             return cls(
-                leaves=tuple(float(v) for v in d["leaves"]),
+                leaves=tuple(_decode(v) for v in d["leaves"]),
                 nodes=nodes,
                 output=str(d["output"]),
-                consts=tuple(float(v) for v in d.get("consts", ())),
-                upstream=float(d.get("upstream", 1.0)),
+                consts=tuple(_decode(v) for v in d.get("consts", ())),
+                upstream=_decode(d.get("upstream", 1.0)),
                 leaf_names=tuple(str(s) for s in d.get("leaf_names", ())),
+                backwards=_whole(d.get("backwards", 1)),
+                zero_between=d.get("zero_between", False) is True,
             )
         except SpecError:
             raise
@@ -175,12 +192,46 @@ class GraphSpec:
     @classmethod
     def from_json(cls, text: str) -> GraphSpec:
         """Parse JSON text; SpecError for anything that is not a valid spec."""
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise SpecError(f"not JSON: {exc}") from None
-        return cls.from_dict(data)
+        return cls.from_dict(parse_json(text))
 
     def case_id(self) -> str:
         """A stable id: a hash of the canonical JSON, so the same graph always has the same id."""
         return "g-" + hashlib.sha256(self.to_json().encode()).hexdigest()[:12]
+
+
+_NON_FINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
+
+
+def _encode(x: float) -> float | str:
+    """A float for standard JSON: nan and the infinities become the strings "nan", "inf", "-inf"."""
+    if math.isfinite(x):
+        return x
+    return "nan" if math.isnan(x) else ("inf" if x > 0 else "-inf")
+
+
+def _decode(v: object) -> float:
+    if isinstance(v, str) and v in _NON_FINITE:
+        return _NON_FINITE[v]
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise SpecError(f'{v!r:.40} is not a number (write nan and infinities as "nan", "inf")')
+    return float(v)
+
+
+def _whole(v: object) -> int:
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise SpecError(f"{v!r:.40} is not a whole number")
+    return v
+
+
+def _reject_constant(name: str) -> float:
+    raise SpecError(f'{name} is not standard JSON: write it as the string "{name.lower()}"')
+
+
+def parse_json(text: str) -> object:
+    """Standard JSON only (no NaN or Infinity literals); SpecError, one line, for anything else."""
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        raise SpecError(f"not JSON: {exc}") from None
+    except RecursionError:
+        raise SpecError("not a graph spec: JSON nested too deeply") from None

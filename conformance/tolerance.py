@@ -84,9 +84,10 @@ def bounds(spec: GraphSpec, node_values: Sequence[float]) -> Bounds:
     def tol(x: float) -> float:
         return SAFETY * _finite(x)
 
+    k = spec.grad_factor  # each backward() adds the same gradient again, rounding included
     return Bounds(
         value=tol(fe[spec.output]),
-        grads=tuple(tol(grad_error[f"x{k}"]) for k in range(len(spec.leaves))),
+        grads=tuple(k * tol(grad_error[f"x{i}"]) for i in range(len(spec.leaves))),
         node_values=tuple(tol(fe[f"n{i}"]) for i in range(len(spec.nodes))),
         node_grads=tuple(tol(grad_error[f"n{i}"]) for i in range(len(spec.nodes))),
         forward_error=fe[spec.output],

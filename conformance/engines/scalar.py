@@ -71,15 +71,24 @@ class ScalarClassEngine:
             env[f"n{i}"] = out
             nodes.append(out)
         output = env[spec.output]
-        (output * spec.upstream).backward()
+        scaled = output * spec.upstream
+        for call in range(spec.backwards):
+            if call and spec.zero_between:
+                for leaf in leaves:  # what an optimizer's zero_grad() does to the parameters
+                    leaf.grad = 0.0
+            scaled.backward()
         return EngineResult(
             value=as_number(output.data, "the output's .data"),
-            grads=tuple(
-                as_number(leaf.grad, f"{spec.leaf_name(i)}.grad") for i, leaf in enumerate(leaves)
-            ),
+            grads=tuple(_leaf_grad(leaf, spec.leaf_name(i)) for i, leaf in enumerate(leaves)),
             node_values=tuple(as_number(n.data, f"n{i}.data") for i, n in enumerate(nodes)),
             node_grads=tuple(_maybe_number(n, i) for i, n in enumerate(nodes)),
         )
+
+
+def _leaf_grad(leaf: Any, name: str) -> float | None:
+    # None is how some engines say "no gradient reached this leaf"; the comparison reads it as 0.
+    g = getattr(leaf, "grad", None)
+    return None if g is None else as_number(g, f"{name}.grad")
 
 
 def _maybe_number(node: Any, i: int) -> float | None:

@@ -33,7 +33,11 @@ class TorchEngine:
     name = "torch"
 
     def run(self, spec: GraphSpec) -> EngineResult:
-        """Forward, backward from upstream * output, with retain_grad on every node."""
+        """Forward, backward from upstream * output, with retain_grad on every node.
+
+        With `spec.backwards` > 1 the node gradients accumulate too (retain_grad's semantics);
+        the leaves' are what is compared then.
+        """
         leaves = [torch.tensor(x, dtype=DTYPE, requires_grad=True) for x in spec.leaves]
         nodes = evaluate(spec, leaves)
         for n in nodes:
@@ -42,7 +46,12 @@ class TorchEngine:
         env = {f"x{i}": leaf for i, leaf in enumerate(leaves)}
         env.update((f"n{i}", n) for i, n in enumerate(nodes))
         output = env[spec.output]
-        (output * spec.upstream).backward()
+        scaled = output * spec.upstream
+        for call in range(spec.backwards):
+            if call and spec.zero_between:
+                for leaf in leaves:
+                    leaf.grad = None  # optimizer.zero_grad(set_to_none=True)
+            scaled.backward(retain_graph=True)
         return EngineResult(
             value=output.item(),
             grads=tuple(_grad(leaf) for leaf in leaves),
