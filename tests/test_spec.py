@@ -42,6 +42,15 @@ def _spec(**kw) -> GraphSpec:
     return GraphSpec(**base)
 
 
+def test_non_finite_values_round_trip_as_strings() -> None:
+    spec = _spec(leaves=(math.nan, -math.inf))
+    text = spec.to_json()
+    assert '"nan"' in text and '"-inf"' in text
+    back = GraphSpec.from_json(text)
+    assert math.isnan(back.leaves[0]) and back.leaves[1] == -math.inf
+    json.loads(text, parse_constant=lambda name: pytest.fail(f"{name} in the JSON"))
+
+
 def test_id_depends_on_content_only() -> None:
     assert _spec().case_id() == _spec().case_id()
     assert _spec().case_id() != _spec(leaves=(1.0, 2.5)).case_id()
@@ -75,7 +84,11 @@ def test_invalid_specs_say_what_is_wrong(kw: dict, message: str) -> None:
         ("[1, 2]", "JSON object"),
         ('{"schema": 99}', "schema version"),
         ('{"schema": 1, "leaves": [1.0]}', "malformed"),
-        ('{"schema": 1, "leaves": ["a"], "nodes": [], "output": "x0"}', "malformed"),
+        ('{"schema": 1, "leaves": ["a"], "nodes": [], "output": "x0"}', "not a number"),
+        ('{"schema": 1, "leaves": [NaN], "nodes": [], "output": "x0"}', "not standard JSON"),
+        ('{"schema": 1, "leaves": [true], "nodes": [], "output": "x0"}', "not a number"),
+        ('{"schema": 1, "leaves": [1], "nodes": [], "output": "x0", "backwards": 1.5}', "whole"),
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
     ],
 )
 def test_bad_json_is_a_spec_error(text: str, message: str) -> None:
