@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -13,6 +14,7 @@ from conformance.options import (
     DEFAULT_TIMEOUT,
     EXIT_INTERRUPTED,
     EXIT_USAGE,
+    PROFILES,
     SUITE_NAMES,
     RunOptions,
 )
@@ -126,6 +128,14 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"limit per engine call (default {DEFAULT_TIMEOUT:g})",
     )  # fmt: skip
     r.add_argument(
+        "--steps", type=_positive_int, default=RunOptions.steps, metavar="K",
+        help=f"SGD steps of each training case (default {RunOptions.steps})",
+    )  # fmt: skip
+    r.add_argument(
+        "--profile", choices=PROFILES, default="quick",
+        help="quick (default) or thorough: the 1,000,000-node chain and the like",
+    )  # fmt: skip
+    r.add_argument(
         "--case", action="append", default=[], metavar="ID",
         help="run only this case id (repeatable), as printed in the reports",
     )  # fmt: skip
@@ -151,6 +161,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             jobs=args.jobs,
             timeout=args.timeout,
             only=tuple(args.case),
+            profile=args.profile,
+            steps=args.steps,
         )
     except UsageError as exc:
         print(f"conformance: error: {exc}", file=sys.stderr)
@@ -161,33 +173,51 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(options: RunOptions, out: Path) -> int:
     # Imported here: they bring torch, which a bad option should not wait for.
     from conformance.engines import EngineLoadError
-    from conformance.report import write_reports
+    from conformance.report import PartialRows, prepare_out, write_reports
     from conformance.runner import run
 
+    try:
+        prepare_out(out)
+    except OSError as exc:
+        print(f"conformance: error: cannot write to --out {str(out)!r}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     tty = sys.stdout.isatty()
 
     def progress(done: int, total: int) -> None:
         if tty and (done % 50 == 0 or done == total):
             print(f"\r{done}/{total} cases", end="" if done < total else "\n", flush=True)
 
+    previous = signal.signal(signal.SIGTERM, _terminate)
     try:
-        outcome = run(options, progress)
+        with PartialRows(out) as partial:
+            outcome = run(options, progress, on_rows=partial.write)
+            try:
+                paths = write_reports(outcome, options, out)
+            except OSError as exc:
+                print(f"conformance: error: cannot write reports to {str(out)!r}: {exc}; "
+                      f"the rows so far are in {partial.path}", file=sys.stderr)  # fmt: skip
+                partial.keep = True
+                return EXIT_USAGE
     except EngineLoadError as exc:
         print(f"conformance: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:  # before any row existed
         print("conformance: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
-    try:
-        paths = write_reports(outcome, options, out)
-    except OSError as exc:
-        print(f"conformance: error: cannot write reports to {str(out)!r}: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     print(
         f"engine {options.engine}, seed {options.seed}: {outcome.cases} cases, "
         f"{len(outcome.frame)} rows in {outcome.elapsed:.1f} s"
     )
     for kind in ("csv", "summary", "json", "html"):
         print(f"  {os.fspath(paths[kind])}")
+    for path in paths["failures"]:
+        print(f"  reproducer: {os.fspath(path)} (and .py)")
     print(outcome.message)
     return outcome.exit_code
+
+
+def _terminate(signum: int, frame: object) -> None:
+    """SIGTERM stops the run like Ctrl-C: the rows so far are written, exit 130."""
+    raise KeyboardInterrupt

@@ -106,8 +106,13 @@ def _first_wrong_gradient(
         return None
     first = frontier[0]
     a, e = wrong[first]
-    if not readers[first]:  # the output itself: the gradient handed to it is wrong
-        return Diagnosis("backward", f"dL/d{first} = {_g(a)}, torch {_g(e)}", "")
+    if not readers[first]:  # the output itself: `output * upstream` handed it a wrong gradient
+        return Diagnosis(
+            "mul",
+            f"dL/d{first} = {_g(a)}, torch {_g(e)} (the output)",
+            f"the gradient of the output is wrong: the backward of `output * {spec.upstream:g}`, "
+            "a multiplication by a constant, is at fault",
+        )
     op_sets = [{spec.nodes[j].op for j in readers[r]} for r in frontier if readers[r]]
     common = set.intersection(*op_sets)
     blame = ",".join(sorted(common or set.union(*op_sets)))
@@ -132,12 +137,16 @@ def _name(spec: GraphSpec, ref: str) -> str:
     return spec.leaf_name(int(ref[1:])) if ref[0] == "x" else ref
 
 
-def _contribution(spec: GraphSpec, reference: EngineResult, ref: str, j: int) -> float:
-    """What node j hands `ref` in torch's backward pass: dL/dn_j times its local derivative."""
-    node, values = spec.nodes[j], _values(spec, reference)
-    local = OPS[node.op].local([values[a] for a in node.args], values[f"n{j}"], node.param)
-    g = reference.node_grads[j]
-    return sum(g * d for arg, d in zip(node.args, local) if arg == ref)
+def _contributions(spec: GraphSpec, reference: EngineResult, ref: str) -> list[tuple[int, float]]:
+    """Each use of `ref` and what it sends back in torch's pass: (reader, dL/dn_j · local)."""
+    values, uses = _values(spec, reference), []
+    for j, node in enumerate(spec.nodes):
+        if ref not in node.args:
+            continue
+        local = OPS[node.op].local([values[a] for a in node.args], values[f"n{j}"], node.param)
+        g = reference.node_grads[j]
+        uses += [(j, g * d) for arg, d in zip(node.args, local) if arg == ref]
+    return uses
 
 
 def _hint(
@@ -147,13 +156,13 @@ def _hint(
         return "double counting: exactly twice torch's gradient (a node's backward ran twice?)"
     if e != 0 and _near(a, -e):
         return "flipped sign: exactly minus torch's gradient"
-    if len(readers) >= 2:
-        for j in readers:
-            c = _contribution(spec, reference, ref, j)
+    uses = _contributions(spec, reference, ref)
+    if len(uses) >= 2:
+        for j, c in uses:
             if _near(a, c) and not _near(a, e):
                 return (
-                    f"overwritten, not accumulated: it holds only what n{j} sent; a value used "
-                    f"{len(readers)} times must receive the sum (+=) of every use"
+                    f"overwritten, not accumulated: it holds only what one use in n{j} sent; a "
+                    f"value used {len(uses)} times must receive the sum (+=) of every use"
                 )
         return ""
     g = reference.node_grads[readers[0]]

@@ -11,6 +11,7 @@ __all__ = [
     "EXIT_NOTHING_CHECKED",
     "EXIT_OK",
     "EXIT_USAGE",
+    "PROFILES",
     "SUITE_NAMES",
     "RunOptions",
 ]
@@ -21,7 +22,8 @@ EXIT_USAGE = 2  # bad options or input: a one-line message
 EXIT_NOTHING_CHECKED = 3  # no case was checked
 EXIT_INTERRUPTED = 130  # Ctrl-C: the rows so far are written
 
-SUITE_NAMES = ("examples", "graphs")
+SUITE_NAMES = ("examples", "graphs", "edges", "semantics", "neurons", "training")
+PROFILES = ("quick", "thorough")
 DEFAULT_TIMEOUT = 30.0  # seconds per engine call
 
 
@@ -38,3 +40,5 @@ class RunOptions:
     jobs: int = 1
     timeout: float = DEFAULT_TIMEOUT
     only: tuple[str, ...] = ()
+    profile: str = "quick"  # thorough: the 1,000,000-node chain and the like
+    steps: int = 50  # SGD steps of each training case

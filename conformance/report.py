@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
+import csv
 import html
 import json
+import os
 import platform
+from collections.abc import Callable
+from dataclasses import astuple
 from pathlib import Path
 
 import pandas as pd
 
 from conformance.records import COLUMNS, STATUSES
+from conformance.reproducers import write_failures
 from conformance.spec import SCHEMA_VERSION
 
 __all__ = ["summarize", "write_reports"]
@@ -39,8 +45,68 @@ def _versions() -> dict:
     }
 
 
-def write_reports(outcome, options, out: Path) -> dict[str, Path]:
-    """Write every report into `out`; returns the paths by kind."""
+def _atomic(path: Path, write: Callable[[Path], object]) -> None:
+    """Write through a temporary file and rename: a report is whole or absent, never half."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+
+
+REPORT_FILES = ("conformance.csv", "summary.csv", "run.json", "conformance.html", "junit.xml")
+PARTIAL = ".conformance.partial.csv"
+
+
+def prepare_out(out: Path) -> None:
+    """Make `out`, prove it writable, and remove the last run's reports: a run that dies leaves
+    no report behind that a CI step could mistake for this run's. OSError when not writable."""
+    out.mkdir(parents=True, exist_ok=True)
+    probe = out / ".write-probe"
+    probe.write_text("")
+    probe.unlink()
+    for name in REPORT_FILES:
+        with contextlib.suppress(FileNotFoundError):
+            (out / name).unlink()
+    failures = out / "failures"
+    if failures.is_dir():
+        for f in failures.iterdir():
+            if f.suffix in (".json", ".py"):
+                f.unlink()
+
+
+class PartialRows:
+    """Rows flushed to `DIR/.conformance.partial.csv` as cases finish; removed once the reports
+    are written, kept if the process dies (for a post-mortem)."""
+
+    def __init__(self, out: Path) -> None:
+        self.path = out / PARTIAL
+        self.keep = False
+
+    def __enter__(self) -> PartialRows:
+        self._file = open(self.path, "w", newline="")
+        self._writer = csv.writer(self._file, lineterminator="\n")
+        self._writer.writerow(COLUMNS)
+        return self
+
+    def write(self, rows: list) -> None:
+        """Append one case's rows and flush them to disk."""
+        for r in rows:
+            self._writer.writerow(["" if v is None else v for v in astuple(r)])
+        self._file.flush()
+
+    def __exit__(self, *exc: object) -> None:
+        self._file.close()
+        if not self.keep:
+            with contextlib.suppress(OSError):
+                self.path.unlink()
+
+
+def write_reports(outcome, options, out: Path) -> dict:
+    """Write every report into `out`; returns the paths by kind. Raises OSError, writing nothing
+    half: a report that cannot be written whole is left as it was."""
     out.mkdir(parents=True, exist_ok=True)
     frame = outcome.frame
     paths = {
@@ -49,9 +115,13 @@ def write_reports(outcome, options, out: Path) -> dict[str, Path]:
         "json": out / "run.json",
         "html": out / "conformance.html",
     }
-    frame.to_csv(paths["csv"], index=False, columns=list(COLUMNS), lineterminator="\n")
+    failure_files = write_failures(outcome.failures, out, options.engine)
+    _atomic(
+        paths["csv"],
+        lambda p: frame.to_csv(p, index=False, columns=list(COLUMNS), lineterminator="\n"),
+    )
     summary = summarize(frame)
-    summary.to_csv(paths["summary"], index=False, lineterminator="\n")
+    _atomic(paths["summary"], lambda p: summary.to_csv(p, index=False, lineterminator="\n"))
     counts = {s: int((frame["status"] == s).sum()) for s in STATUSES} if len(frame) else {}
     meta = {
         "schema": SCHEMA_VERSION,
@@ -75,8 +145,10 @@ def write_reports(outcome, options, out: Path) -> dict[str, Path]:
         "interrupted": outcome.interrupted,
         "elapsed_s": round(outcome.elapsed, 3),
     }
-    paths["json"].write_text(json.dumps(meta, indent=2) + "\n")
-    paths["html"].write_text(_html(frame, summary, meta))
+    meta["failures"] = [str(p) for p in failure_files]
+    _atomic(paths["json"], lambda p: p.write_text(json.dumps(meta, indent=2) + "\n"))
+    _atomic(paths["html"], lambda p: p.write_text(_html(frame, summary, meta)))
+    paths["failures"] = failure_files
     return paths
 
 

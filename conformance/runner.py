@@ -24,6 +24,7 @@ from conformance.options import (
 from conformance.oracle import FiniteDifferences, finite_differences, torch_reference
 from conformance.pool import EnginePool
 from conformance.records import FAILING, Record, to_frame
+from conformance.reproducers import find_failures
 from conformance.spec import GraphSpec
 from conformance.suites import SuiteOptions, build_cases
 from conformance.tolerance import Bounds, bounds
@@ -53,7 +54,7 @@ class RunOutcome:
     elapsed: float = 0.0
     interrupted: bool = False
     cases: int = 0
-    extra: dict = field(default_factory=dict)
+    failures: list = field(default_factory=list)  # reproducers.Failure, one per distinct failure
 
 
 def reproduce_command(options: RunOptions, case: Case) -> str:
@@ -61,14 +62,23 @@ def reproduce_command(options: RunOptions, case: Case) -> str:
     cmd = f"python -m conformance run --engine {options.engine} --suite {case.suite}"
     if case.suite == "graphs":
         cmd += f" --seed {options.seed} --cases {options.cases} --max-nodes {options.max_nodes}"
+    if case.suite == "neurons":
+        cmd += f" --seed {options.seed} --cases {options.cases}"
+    if case.suite == "training":
+        cmd += f" --seed {options.seed} --steps {options.steps}"
     return f"{cmd} --case {case.case_id}"
 
 
 def collect_cases(options: RunOptions) -> list[Case]:
     """The cases of the selected suites, narrowed to `only` when given."""
-    cases = build_cases(
-        options.suites, SuiteOptions(options.seed, options.cases, options.max_nodes)
+    suite_options = SuiteOptions(
+        seed=options.seed,
+        cases=options.cases,
+        max_nodes=options.max_nodes,
+        profile=options.profile,
+        steps=options.steps,
     )
+    cases = build_cases(options.suites, suite_options)
     if options.only:
         wanted = set(options.only)
         cases = [c for c in cases if c.case_id in wanted]
@@ -129,11 +139,13 @@ def run(
     options: RunOptions,
     progress: Callable[[int, int], None] | None = None,
     engine: Any = None,
+    on_rows: Callable[[list[Record]], None] | None = None,
 ) -> RunOutcome:
     """Check the engine on every case; raises EngineLoadError when it cannot even load.
 
     The engine named in `options` runs in worker processes; an engine object passed as `engine`
     runs in this process instead (for tests and the Python API: faster, not isolated).
+    `on_rows` receives each case's rows as soon as they exist (to flush them to disk).
     """
     start = time.perf_counter()
     cases = collect_cases(options)
@@ -152,20 +164,32 @@ def run(
         else:
             results = [partial(run_in_process, engine, c.spec) for c in cases]
             call = partial(run_in_process, engine)
+        rows_by_case: dict[str, list[Record]] = {}
         for i, (case, result) in enumerate(zip(cases, results)):
-            judge = CHECKERS[case.kind]
-            records.extend(judge(case, options.engine, result(), call))
+            rows = CHECKERS[case.kind](case, options.engine, result(), call)
+            rows_by_case[case.case_id] = rows
+            records.extend(rows)
+            if on_rows is not None:
+                on_rows(rows)
             if progress is not None:
                 progress(i + 1, len(cases))
+
+        def judge(case: Case, result: EngineResult) -> list[Record]:
+            return CHECKERS[case.kind](case, options.engine, result, call)
+
+        failures = find_failures(cases, rows_by_case, judge, call)
     except KeyboardInterrupt:
         interrupted = True
+        failures = []
     finally:
         if pool is not None:
             pool.close()
     frame = to_frame(records)
     elapsed = time.perf_counter() - start
     code, message = verdict(frame, interrupted)
-    return RunOutcome(frame, code, message, name, elapsed, interrupted, len(cases))
+    return RunOutcome(
+        frame, code, message, name, elapsed, interrupted, len(cases), failures=failures
+    )
 
 
 def verdict(frame: pd.DataFrame, interrupted: bool = False) -> tuple[int, str]:

@@ -35,6 +35,18 @@ class Node:
 
 
 @dataclass(frozen=True)
+class Step:
+    """After backward, one plain SGD step of `lr` on the leaves at `params` (their indices).
+
+    The engine's own optimizer takes it where it has one (`EngineResult.stepped`); otherwise the
+    suite applies w ← w − lr·g itself. The gradient is the leaf's, of upstream · output.
+    """
+
+    lr: float
+    params: tuple[int, ...]
+
+
+@dataclass(frozen=True)
 class GraphSpec:
     """A computational graph: leaves with values, constants, op nodes, one output."""
 
@@ -48,6 +60,7 @@ class GraphSpec:
     # in between or not: torch accumulates leaf gradients, and an intermediate never counts twice.
     backwards: int = 1
     zero_between: bool = False
+    step: Step | None = None  # one SGD step after backward (neuron and training cases)
 
     def __post_init__(self) -> None:
         self.validate()
@@ -109,6 +122,12 @@ class GraphSpec:
         self._check_ref(self.output, before=len(self.nodes), where="output")
         if not math.isfinite(self.upstream) or self.upstream == 0:
             raise SpecError("upstream must be a finite, non-zero number")
+        if self.step is not None:
+            p = self.step.params
+            if not (math.isfinite(self.step.lr) and self.step.lr > 0):
+                raise SpecError("step: lr must be a finite number above 0")
+            if len(set(p)) != len(p) or not all(0 <= i < len(self.leaves) for i in p):
+                raise SpecError("step: params must be distinct leaf indices")
         if not isinstance(self.backwards, int) or not 1 <= self.backwards <= 100:
             raise SpecError("backwards must be a whole number from 1 to 100")
 
@@ -152,6 +171,8 @@ class GraphSpec:
             d["backwards"] = self.backwards
         if self.zero_between:
             d["zero_between"] = True
+        if self.step is not None:
+            d["step"] = {"lr": self.step.lr, "params": list(self.step.params)}
         return d
 
     @classmethod
@@ -179,6 +200,7 @@ class GraphSpec:
                 leaf_names=tuple(str(s) for s in d.get("leaf_names", ())),
                 backwards=_whole(d.get("backwards", 1)),
                 zero_between=d.get("zero_between", False) is True,
+                step=_step(d.get("step")),
             )
         except SpecError:
             raise
@@ -235,3 +257,9 @@ def parse_json(text: str) -> object:
         raise SpecError(f"not JSON: {exc}") from None
     except RecursionError:
         raise SpecError("not a graph spec: JSON nested too deeply") from None
+
+
+def _step(d: dict | None) -> Step | None:
+    if d is None:
+        return None
+    return Step(float(d["lr"]), tuple(int(i) for i in d["params"]))

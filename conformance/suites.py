@@ -7,8 +7,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from conformance.compare import Case
+from conformance.edges import edges
 from conformance.generate import GraphShape, expand, single_op_specs, sub_seed
+from conformance.neuron_suite import neurons, seed_neuron_case
+from conformance.semantics import CHAIN_LENGTH, THOROUGH_CHAIN_LENGTH, semantics
 from conformance.spec import GraphSpec, Node
+from conformance.training import training
 from refimpl.seed import SEED_EXAMPLE
 
 __all__ = ["SUITES", "SuiteOptions", "build_cases"]
@@ -24,6 +28,8 @@ class SuiteOptions:
     seed: int
     cases: int
     max_nodes: int
+    profile: str = "quick"
+    steps: int = 50
 
 
 def _fixed(case_id: str, op: str, nodes: tuple[Node, ...], names: tuple[str, ...], values) -> Case:
@@ -37,11 +43,12 @@ def _fixed(case_id: str, op: str, nodes: tuple[Node, ...], names: tuple[str, ...
 
 
 def examples(options: SuiteOptions) -> list[Case]:
-    """The lecture's four graph nodes, at values taken from its worked example."""
+    """The lecture's worked example (the neuron `seed-neuron`), then its four graph nodes."""
     ex = SEED_EXAMPLE
     h, k, y = ex.inputs["h"], ex.inputs["k"], ex.target
     w1, w2 = ex.weights["w1"], ex.weights["w2"]
     return [
+        seed_neuron_case(),  # ŷ = h·w1 + k·w2 + b, L = (y − ŷ)², and its sign-and-update rows
         # y = a + b with a = h·w1 = 5, b = k·w2 = 3: dy/da = dy/db = 1
         _fixed("seed-sum", "add", (Node("add", ("x0", "x1")),), ("a", "b"), (h * w1, k * w2)),
         # y = a·x − b with a = w1, x = h, b = y: dy/da = x, dy/dx = a, dy/db = −1
@@ -78,7 +85,23 @@ def graphs(options: SuiteOptions) -> list[Case]:
     return out
 
 
-SUITES: dict[str, Callable[[SuiteOptions], list[Case]]] = {"examples": examples, "graphs": graphs}
+def _edges(options: SuiteOptions) -> list[Case]:
+    return edges()
+
+
+def _semantics(options: SuiteOptions) -> list[Case]:
+    thorough = options.profile == "thorough"
+    return semantics(THOROUGH_CHAIN_LENGTH if thorough else CHAIN_LENGTH)
+
+
+SUITES: dict[str, Callable[[SuiteOptions], list[Case]]] = {
+    "examples": examples,
+    "graphs": graphs,
+    "edges": _edges,
+    "semantics": _semantics,
+    "neurons": lambda options: neurons(options.seed, options.cases),
+    "training": lambda options: training(options.seed, options.steps),
+}
 
 
 def build_cases(names: tuple[str, ...], options: SuiteOptions) -> list[Case]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 
+from conformance.checkers import CHECKERS
 from conformance.compare import Case
 from conformance.engines.scalar import ScalarClassEngine
 from conformance.options import RunOptions
@@ -12,18 +13,25 @@ from conformance.runner import Oracle, check_case, collect_cases, consult_oracle
 
 
 @functools.lru_cache(maxsize=32)
-def judged_cases(seed: int, cases: int = RunOptions.cases) -> tuple[tuple[Case, Oracle], ...]:
-    """The default run's cases for `seed`, each with its oracles (computed once per session)."""
+def judged_cases(
+    seed: int, cases: int = RunOptions.cases
+) -> tuple[tuple[Case, Oracle | None], ...]:
+    """The default run's cases for `seed`, graph cases with their oracles (computed once)."""
     chosen = collect_cases(RunOptions(seed=seed, cases=cases))
-    return tuple((c, consult_oracles(c)) for c in chosen)
+    return tuple((c, consult_oracles(c) if c.kind == "graph" else None) for c in chosen)
 
 
 def check_engine_rows(engine, seed: int, cases: int = RunOptions.cases) -> list[Record]:
     """Every row the default run would write for `engine` (an engine object), in process."""
     name = getattr(engine, "name", "engine")
+    call = functools.partial(run_in_process, engine)
     rows: list[Record] = []
     for case, oracle in judged_cases(seed, cases):
-        rows.extend(check_case(case, name, run_in_process(engine, case.spec), oracle))
+        result = run_in_process(engine, case.spec)
+        if oracle is not None:
+            rows.extend(check_case(case, name, result, oracle))
+        else:
+            rows.extend(CHECKERS[case.kind](case, name, result, call))
     return rows
 
 

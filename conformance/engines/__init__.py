@@ -18,8 +18,9 @@ def load_engine(name: str) -> Any:
     """The engine called `name`: refimpl, torch, micrograd, or MODULE:ATTR naming a scalar class."""
     if name == "refimpl":
         from refimpl import Value
+        from refimpl.nn import SGD
 
-        return ScalarClassEngine(Value, "refimpl")
+        return ScalarClassEngine(Value, "refimpl", lambda params, lr: SGD(params, lr).step())
     if name == "torch":
         from conformance.engines.torch_engine import TorchEngine
 

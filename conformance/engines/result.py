@@ -15,6 +15,8 @@ class EngineResult:
     `grads[i]` is d(upstream * output)/d(leaf i). `node_values` / `node_grads` hold the value and
     gradient of every op node, None where the engine does not expose them. `error` is set when the
     engine raised, died, timed out or returned garbage; `skip` when it cannot express the case.
+    `stepped` holds the `spec.step` parameters after the engine's own optimizer stepped them,
+    None where the engine has no optimizer (or no step was asked for).
     """
 
     value: float | None = None
@@ -23,6 +25,7 @@ class EngineResult:
     node_grads: tuple[float | None, ...] | None = None
     error: str | None = None
     skip: str | None = None
+    stepped: tuple[float, ...] | None = None
 
     def to_dict(self) -> dict:
         """Plain data (lists, floats, strings)."""
@@ -38,6 +41,7 @@ class EngineResult:
             node_grads=None if d.get("node_grads") is None else tuple(d["node_grads"]),
             error=d.get("error"),
             skip=d.get("skip"),
+            stepped=None if d.get("stepped") is None else tuple(d["stepped"]),
         )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from conformance.engines.errors import EngineLoadError
@@ -22,11 +23,22 @@ def probe_inputs(pattern: str) -> list[float]:
 
 
 class ScalarClassEngine:
-    """Runs specs through a scalar class; ops the class lacks are skipped, not failed."""
+    """Runs specs through a scalar class; ops the class lacks are skipped, not failed.
 
-    def __init__(self, cls: Callable[[float], Any], name: str) -> None:
+    `sgd_step(params, lr)`, given here or found on the class as `cls.sgd_step`, is the engine's
+    own optimizer: it updates the parameters' `.data` from their `.grad` when a spec asks for a
+    step. Without one the result has no `stepped`, and the suite applies w ← w − lr·g itself.
+    """
+
+    def __init__(
+        self,
+        cls: Callable[[float], Any],
+        name: str,
+        sgd_step: Callable[[list, float], None] | None = None,
+    ) -> None:
         self.cls = cls
         self.name = name
+        self.sgd_step = sgd_step or getattr(cls, "sgd_step", None)
         self._support: dict[tuple, str | None] = {}
         try:
             as_number(cls(0.5).data, "the leaf's .data")
@@ -71,18 +83,27 @@ class ScalarClassEngine:
             env[f"n{i}"] = out
             nodes.append(out)
         output = env[spec.output]
-        scaled = output * spec.upstream
+        # Scaled by the engine's own multiplication: only where needed, so that upstream-1 cases
+        # (examples, edges) do not depend on mul.
+        scaled = output if spec.upstream == 1.0 else output * spec.upstream
         for call in range(spec.backwards):
             if call and spec.zero_between:
                 for leaf in leaves:  # what an optimizer's zero_grad() does to the parameters
                     leaf.grad = 0.0
             scaled.backward()
-        return EngineResult(
+        result = EngineResult(
             value=as_number(output.data, "the output's .data"),
             grads=tuple(_leaf_grad(leaf, spec.leaf_name(i)) for i, leaf in enumerate(leaves)),
             node_values=tuple(as_number(n.data, f"n{i}.data") for i, n in enumerate(nodes)),
             node_grads=tuple(_maybe_number(n, i) for i, n in enumerate(nodes)),
         )
+        if spec.step is None or self.sgd_step is None:
+            return result
+        params = [leaves[i] for i in spec.step.params]
+        self.sgd_step(params, spec.step.lr)
+        names = [spec.leaf_name(i) for i in spec.step.params]
+        stepped = tuple(as_number(p.data, f"{n} after the step") for n, p in zip(names, params))
+        return replace(result, stepped=stepped)
 
 
 def _leaf_grad(leaf: Any, name: str) -> float | None:

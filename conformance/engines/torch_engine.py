@@ -46,17 +46,23 @@ class TorchEngine:
         env = {f"x{i}": leaf for i, leaf in enumerate(leaves)}
         env.update((f"n{i}", n) for i, n in enumerate(nodes))
         output = env[spec.output]
-        scaled = output * spec.upstream
+        scaled = output if spec.upstream == 1.0 else output * spec.upstream
         for call in range(spec.backwards):
             if call and spec.zero_between:
                 for leaf in leaves:
                     leaf.grad = None  # optimizer.zero_grad(set_to_none=True)
             scaled.backward(retain_graph=True)
+        stepped = None
+        if spec.step is not None:  # torch's own optimizer; a leaf without a gradient stays put
+            params = [leaves[i] for i in spec.step.params]
+            torch.optim.SGD(params, lr=spec.step.lr).step()
+            stepped = tuple(p.item() for p in params)
         return EngineResult(
             value=output.item(),
             grads=tuple(_grad(leaf) for leaf in leaves),
             node_values=tuple(n.item() for n in nodes),
             node_grads=tuple(_grad(n) for n in nodes),
+            stepped=stepped,
         )
 
 

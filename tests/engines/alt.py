@@ -18,6 +18,26 @@ def _exp(x: float) -> float:
         return math.inf
 
 
+def _log(x: float) -> float:
+    if x > 0 or x != x or x == math.inf:
+        return math.log(x) if x == x else x
+    return -math.inf if x == 0 else math.nan
+
+
+def _pow(a: float, c: float) -> float:
+    """a**c as torch: sqrt for 0.5, a pole for a zero base and a negative exponent."""
+    if c == 0.5:
+        return math.sqrt(a) if a >= 0 else math.nan
+    try:
+        r = a**c
+    except ZeroDivisionError:  # 0 ** negative: the pole, signed for odd integer exponents
+        odd = float(c).is_integer() and int(c) % 2 == 1
+        return math.copysign(math.inf, a) if odd else math.inf
+    except OverflowError:
+        return math.inf
+    return math.nan if isinstance(r, complex) else r
+
+
 def _div(a: float, b: float) -> float:
     try:
         return a / b
@@ -102,19 +122,27 @@ class Value:
 
     def __pow__(self, other):
         if isinstance(other, Value):
-            out = type(self)(self.data**other.data, (self, other))
+            out = type(self)(_pow(self.data, other.data), (self, other))
 
             def back(g):
-                self.grad += g * other.data * out.data / self.data
-                other.grad += g * out.data * math.log(self.data)
+                a, b = self.data, other.data
+                if a == 0:  # torch: b·a**(b-1) for the base; 0 for the exponent when b >= 0
+                    self.grad += g * b * _pow(a, b - 1)
+                    other.grad += 0.0 if b >= 0 else g * out.data * _log(a)
+                else:
+                    self.grad += g * b * out.data / a
+                    other.grad += g * out.data * _log(a)
 
             out._backward = back
             return out
         c = other
-        out = type(self)(self.data**c, (self,))
+        out = type(self)(_pow(self.data, c), (self,))
 
         def back(g):
-            self.grad += g * c * self.data ** (c - 1)
+            if c == 0.5:  # torch: 0.5 / sqrt(x), +inf at 0
+                self.grad += g * _div(0.5, out.data)
+            else:
+                self.grad += g * c * _pow(self.data, c - 1)
 
         out._backward = back
         return out
@@ -132,10 +160,10 @@ class Value:
         return out
 
     def log(self):
-        out = type(self)(math.log(self.data), (self,))
+        out = type(self)(_log(self.data), (self,))
 
         def back(g):
-            self.grad += g / self.data
+            self.grad += _div(g, self.data)
 
         out._backward = back
         return out
@@ -144,26 +172,32 @@ class Value:
         out = type(self)(math.tanh(self.data), (self,))
 
         def back(g):
-            self.grad += g / math.cosh(self.data) ** 2
+            try:
+                self.grad += g / math.cosh(self.data) ** 2
+            except OverflowError:  # cosh(±1000) overflows: the derivative is 0
+                self.grad += g * 0.0
 
         out._backward = back
         return out
 
     def sigmoid(self):
-        e = _exp(-self.data)
-        out = type(self)(1.0 / (1.0 + e), (self,))
+        out = type(self)(1.0 / (1.0 + _exp(-self.data)), (self,))
 
         def back(g):
+            # sigmoid' is even: e^-|x| / (1 + e^-|x|)², which never divides inf by inf.
+            e = _exp(-abs(self.data))
             self.grad += g * e / (1.0 + e) ** 2
 
         out._backward = back
         return out
 
     def relu(self):
-        out = type(self)(self.data if self.data > 0 else 0.0, (self,))
+        x = self.data
+        # torch: relu(nan) = nan, relu(-0.0) = -0.0, relu'(0) = 0 and nan lets the gradient pass
+        out = type(self)(0.0 if x < 0 else x, (self,))
 
         def back(g):
-            if self.data > 0:
+            if not self.data <= 0:
                 self.grad += g
 
         out._backward = back
