@@ -139,13 +139,41 @@ def build_parser() -> argparse.ArgumentParser:
         "--case", action="append", default=[], metavar="ID",
         help="run only this case id (repeatable), as printed in the reports",
     )  # fmt: skip
+    p = sub.add_parser(
+        "replay", help="re-run one case from a reproducer file", epilog=EPILOG,
+        description="Re-run the case in a reproducer file (DIR/failures/*.json) or a bare graph "
+        "spec, and print the engine's numbers beside torch's.",
+    )  # fmt: skip
+    p.add_argument("file", metavar="FILE", help="a reproducer JSON file or a graph spec")
+    p.add_argument("--engine", default=None, help="the engine (default: the file's, or refimpl)")
+    p.add_argument(
+        "--timeout", type=_timeout, default=DEFAULT_TIMEOUT, metavar="SECONDS",
+        help=f"limit per engine call (default {DEFAULT_TIMEOUT:g})",
+    )  # fmt: skip
     return parser
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from conformance.engines import EngineLoadError
+    from conformance.replay import replay
+    from conformance.spec import SpecError
+
+    try:
+        return replay(Path(args.file), args.engine, args.timeout)
+    except (SpecError, EngineLoadError) as exc:
+        print(f"conformance: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("conformance: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse the options, run, write the reports, print the verdict; the exit code."""
     try:
         args = build_parser().parse_args(argv)
+        if args.command == "replay":
+            return _replay(args)
         if args.command != "run":
             raise UsageError("say what to do: `python -m conformance run` (see --help)")
         out = Path(args.out)
@@ -210,7 +238,7 @@ def _run(options: RunOptions, out: Path) -> int:
         f"engine {options.engine}, seed {options.seed}: {outcome.cases} cases, "
         f"{len(outcome.frame)} rows in {outcome.elapsed:.1f} s"
     )
-    for kind in ("csv", "summary", "json", "html"):
+    for kind in ("csv", "summary", "json", "html", "training"):
         print(f"  {os.fspath(paths[kind])}")
     for path in paths["failures"]:
         print(f"  reproducer: {os.fspath(path)} (and .py)")

@@ -114,6 +114,7 @@ def write_failures(failures: Sequence[Failure], out: Path, engine: str) -> list[
             "original_case": f.case.case_id,
             "suite": f.case.suite,
             "case_kind": f.case.kind,
+            "payload": f.case.payload,
             "op": f.key[0],
             "check": f.key[1],
             "status": f.key[2],
