@@ -101,6 +101,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="refimpl (default), torch, micrograd, or MODULE:ATTR naming a scalar Value class",
     )  # fmt: skip
     r.add_argument(
+        "--engine-command", default=None, metavar="CMD",
+        help="an engine in another language: a command that speaks the JSON-lines protocol",
+    )  # fmt: skip
+    r.add_argument(
         "--suite", type=_suites, default=SUITE_NAMES, metavar="S,...",
         help=f"suites to run (default: all: {', '.join(SUITE_NAMES)})",
     )  # fmt: skip
@@ -136,6 +140,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="quick (default) or thorough: the 1,000,000-node chain and the like",
     )  # fmt: skip
     r.add_argument(
+        "--xfails", default=None, metavar="FILE",
+        help="expected failures: case ids or op/check patterns, one a line (see README)",
+    )  # fmt: skip
+    r.add_argument(
         "--case", action="append", default=[], metavar="ID",
         help="run only this case id (repeatable), as printed in the reports",
     )  # fmt: skip
@@ -150,7 +158,51 @@ def build_parser() -> argparse.ArgumentParser:
         "--timeout", type=_timeout, default=DEFAULT_TIMEOUT, metavar="SECONDS",
         help=f"limit per engine call (default {DEFAULT_TIMEOUT:g})",
     )  # fmt: skip
+    g = sub.add_parser(
+        "grade", help="check many engines on the same cases, one comparison", epilog=EPILOG,
+        description="Check every FILE.py:ATTR in DIR (and each --engine) on the same cases; "
+        "write OUT/grades.csv, OUT/grades.html and each engine's reports in OUT/<name>/.",
+    )  # fmt: skip
+    g.add_argument("dir", nargs="?", default=None, metavar="DIR", help="a folder of engine files")
+    g.add_argument("--attr", default="Value", help="the class (or function) in each file")
+    g.add_argument("--engine", action="append", default=[], help="one more engine (repeatable)")
+    g.add_argument("--out", default="reports/grades", metavar="DIR", help="where to write")
+    g.add_argument("--suite", type=_suites, default=SUITE_NAMES, metavar="S,...")
+    g.add_argument("--cases", type=_count, default=RunOptions.cases, metavar="N")
+    g.add_argument("--seed", type=_seed, default=0, metavar="N|random")
+    g.add_argument("--max-nodes", type=_positive_int, default=RunOptions.max_nodes, metavar="N")
+    g.add_argument("--timeout", type=_timeout, default=DEFAULT_TIMEOUT, metavar="SECONDS")
     return parser
+
+
+def _grade(args: argparse.Namespace) -> int:
+    engines = list(args.engine)
+    if args.dir is not None:
+        folder = Path(args.dir)
+        if not folder.is_dir():
+            raise UsageError(f"{args.dir!r} is not a folder of engine files")
+        from conformance.grade import engines_in
+
+        engines = engines_in(folder, args.attr) + engines
+    if not engines:
+        raise UsageError("nothing to grade: give a folder of .py files or --engine")
+    from conformance.grade import grade
+
+    options = RunOptions(
+        suites=args.suite, cases=args.cases, seed=args.seed, max_nodes=args.max_nodes,
+        timeout=args.timeout,
+    )  # fmt: skip
+
+    def progress(engine: str, row: dict) -> None:
+        print(f"{row['verdict']:<15} {engine}", flush=True)
+
+    try:
+        grade(engines, options, Path(args.out), progress)
+    except OSError as exc:
+        raise UsageError(f"cannot write to --out {args.out!r}: {exc}") from None
+    print(f"  {Path(args.out) / 'grades.csv'}")
+    print(f"  {Path(args.out) / 'grades.html'}")
+    return 0
 
 
 def _replay(args: argparse.Namespace) -> int:
@@ -174,11 +226,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         if args.command == "replay":
             return _replay(args)
+        if args.command == "grade":
+            return _grade(args)
         if args.command != "run":
             raise UsageError("say what to do: `python -m conformance run` (see --help)")
         out = Path(args.out)
         if out.exists() and not out.is_dir():
             raise UsageError(f"--out {args.out!r} is a file, not a folder")
+        if args.engine_command is not None:
+            if args.engine != "refimpl":
+                raise UsageError("give --engine or --engine-command, not both")
+            args.engine = "command:" + args.engine_command
         options = RunOptions(
             engine=args.engine,
             suites=args.suite,
@@ -195,15 +253,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"conformance: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    return _run(options, out)
+    return _run(options, out, args.xfails)
 
 
-def _run(options: RunOptions, out: Path) -> int:
+def _run(options: RunOptions, out: Path, xfails_file: str | None = None) -> int:
     # Imported here: they bring torch, which a bad option should not wait for.
     from conformance.engines import EngineLoadError
     from conformance.report import PartialRows, prepare_out, write_reports
     from conformance.runner import run
+    from conformance.spec import SpecError
+    from conformance.xfails import load_xfails
 
+    try:
+        xfails = load_xfails(Path(xfails_file)) if xfails_file else None
+    except SpecError as exc:
+        print(f"conformance: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     try:
         prepare_out(out)
     except OSError as exc:
@@ -218,7 +283,7 @@ def _run(options: RunOptions, out: Path) -> int:
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         with PartialRows(out) as partial:
-            outcome = run(options, progress, on_rows=partial.write)
+            outcome = run(options, progress, on_rows=partial.write, xfails=xfails)
             try:
                 paths = write_reports(outcome, options, out)
             except OSError as exc:
@@ -242,6 +307,8 @@ def _run(options: RunOptions, out: Path) -> int:
         print(f"  {os.fspath(paths[kind])}")
     for path in paths["failures"]:
         print(f"  reproducer: {os.fspath(path)} (and .py)")
+    for warning in outcome.warnings:
+        print(f"conformance: warning: {warning}", file=sys.stderr)
     print(outcome.message)
     return outcome.exit_code
 

@@ -58,8 +58,27 @@ def _ok(value: float) -> bool:
     return math.isfinite(value) and abs(value) <= MAX_ABS_VALUE
 
 
-def expand(shape: GraphShape) -> GraphSpec:
-    """The graph for `shape`: same shape, same graph, on every machine."""
+Variant = tuple[str, str, "float | None"]  # (op, leaf/constant pattern like "vc", parameter)
+
+
+def op_variants() -> Iterator[Variant]:
+    """Every way the suite builds an op: each parameter and leaf/constant pattern."""
+    for op in OPS.values():
+        for param in op.params or (None,):
+            for pattern in _patterns(op):
+                yield op.name, pattern, param
+
+
+def _pattern(args: tuple[str, ...]) -> str:
+    return "".join("c" if a[0] == "c" else "v" for a in args)
+
+
+def expand(shape: GraphShape, unsupported: frozenset = frozenset()) -> GraphSpec:
+    """The graph for `shape`: same shape, same graph, on every machine.
+
+    `unsupported` holds the op variants the engine cannot build; the graph avoids them (and the
+    same shape gives the same graph for every engine that lacks the same variants).
+    """
     rng = random.Random(shape.seed)
     leaves = [_leaf_value(rng) for _ in range(shape.n_leaves)]
     consts: list[float] = []
@@ -68,7 +87,8 @@ def expand(shape: GraphShape) -> GraphSpec:
     unused = list(
         refs
     )  # not read by any node yet: preferred, so most of the graph reaches the output
-    names, weights = zip(*OP_WEIGHTS.items())
+    usable = {v[0] for v in op_variants() if v not in unsupported}
+    names, weights = zip(*((n, w) for n, w in OP_WEIGHTS.items() if n in usable or n == "add"))
     nodes: list[Node] = []
 
     def add_node(op: Op, args: tuple[str, ...], param: float | None, out: float) -> None:
@@ -92,6 +112,8 @@ def expand(shape: GraphShape) -> GraphSpec:
             param = rng.choice(op.params) if op.params else None
             args = _draw_args(rng, op, refs, unused, consts, values, first)
             xs = [values[a] for a in args]
+            if (op.name, _pattern(args), param) in unsupported:
+                continue
             if op.valid(xs, param):
                 out = op.forward(xs, param)
                 if _ok(out):
@@ -158,10 +180,12 @@ def _patterns(op: Op) -> tuple[str, ...]:
         return ("v",)
     if op.arity == 2:
         return ("vv", "vc", "cv")
-    return ("vvv", "cvc", "vcv")
+    return ("vvv", "cvv", "vcv", "vvc", "ccv", "cvc", "vcc")
 
 
-def single_op_specs(seed: int, points: int) -> Iterator[tuple[str, GraphSpec]]:
+def single_op_specs(
+    seed: int, points: int, unsupported: frozenset = frozenset()
+) -> Iterator[tuple[str, GraphSpec]]:
     """For every op, parameter and leaf/constant pattern, `points` one-node graphs at valid inputs.
 
     Yields (label, spec), label like `div[cv]` or `powc[0.5]`. A one-node graph keeps one op's
@@ -170,6 +194,8 @@ def single_op_specs(seed: int, points: int) -> Iterator[tuple[str, GraphSpec]]:
     for op in OPS.values():
         for param in op.params or (None,):
             for pattern in _patterns(op):
+                if (op.name, pattern, param) in unsupported:
+                    continue  # listed in the coverage table instead
                 label = op.name + (f"[{param:g}]" if param is not None else "")
                 label += f"[{pattern}]" if op.arity > 1 else ""
                 rng = random.Random(sub_seed(seed, label))

@@ -19,14 +19,17 @@ import sys
 import threading
 from collections.abc import Sequence
 from concurrent.futures import Future
+from typing import Any
 
 from conformance.engines import EngineLoadError, EngineResult, load_engine
+from conformance.generate import op_variants
 from conformance.options import DEFAULT_TIMEOUT
 from conformance.spec import GraphSpec
 
 __all__ = ["EnginePool"]
 
 _CTX = multiprocessing.get_context("spawn")
+PROBE_TIMEOUT = 10.0  # per op variant; a scalar class's probe stops itself after 2 s
 
 
 def _serve(conn, engine_name: str) -> None:  # runs in the worker process
@@ -49,11 +52,36 @@ def _serve(conn, engine_name: str) -> None:  # runs in the worker process
         if msg is None:
             return
         index, spec_dict = msg
+        if index == "probe":  # can the engine build this op variant? (parent-driven, see start)
+            try:
+                why = _probe_one(engine, spec_dict)
+            except BaseException as exc:
+                why = f"probing it raised {_describe(exc)}"
+            conn.send(("probe", why))
+            continue
         try:
             result = engine.run(GraphSpec.from_dict(spec_dict))
         except BaseException as exc:
             result = EngineResult(error=f"raised {_describe(exc)}")
         conn.send((index, result.to_dict()))
+
+
+def _probe_one(engine: Any, variant: tuple) -> str | None:
+    unsupported = getattr(engine, "unsupported", None)
+    return None if unsupported is None else unsupported(*variant)
+
+
+def probe_capabilities(engine: Any) -> dict[tuple, str]:
+    """The op variants the engine cannot build, with why: {(op, pattern, param): reason}."""
+    unsupported = getattr(engine, "unsupported", None)
+    if unsupported is None:
+        return {}
+    missing = {}
+    for variant in op_variants():
+        why = unsupported(*variant)
+        if why:
+            missing[variant] = why
+    return missing
 
 
 def _describe(exc: BaseException) -> str:
@@ -88,6 +116,17 @@ class _Worker:
             self.kill()
             raise EngineLoadError(text)
         return text
+
+    def probe(self, variant: tuple, timeout: float) -> tuple[bool, str | None]:
+        """(answered, why unsupported); not answered when the worker hung or died probing."""
+        try:
+            self.conn.send(("probe", variant))
+            if not self.conn.poll(timeout):
+                return False, None
+            kind, why = self.conn.recv()
+        except (EOFError, OSError, BrokenPipeError):
+            return False, None
+        return kind == "probe", why
 
     def call(self, index: int, spec: GraphSpec, timeout: float) -> EngineResult | None:
         """The engine's result, or None when the worker hung or died (it is then dead)."""
@@ -125,6 +164,7 @@ class EnginePool:
         self.jobs = max(1, int(jobs))
         self.timeout = float(timeout)
         self.name = engine
+        self.unsupported: dict[tuple, str] = {}
         # (priority, sequence, index, spec, future): a checker's follow-up call (priority 0)
         # overtakes the cases still queued (priority 1).
         self._tasks: queue.PriorityQueue = queue.PriorityQueue()
@@ -137,6 +177,7 @@ class EnginePool:
         """Load the engine in every worker; EngineLoadError (one line) when it cannot load."""
         first = _Worker(self.engine)
         self.name = first.handshake(load_timeout)
+        first = self._probe_all(first, load_timeout)
         self._workers = [first]
         for _ in range(self.jobs - 1):
             w = _Worker(self.engine)
@@ -147,6 +188,21 @@ class EnginePool:
             t.start()
             self._threads.append(t)
         return self.name
+
+    def _probe_all(self, worker: _Worker, load_timeout: float) -> _Worker:
+        """Ask the worker which op variants the engine lacks, one at a time. A probe that kills
+        or hangs the worker counts as supported (its cases will show what happens), and a fresh
+        worker takes over."""
+        self.unsupported = {}
+        for variant in op_variants():
+            answered, why = worker.probe(variant, PROBE_TIMEOUT)
+            if not answered:
+                worker.kill()
+                worker = _Worker(self.engine)
+                worker.handshake(load_timeout)
+            elif why:
+                self.unsupported[variant] = why
+        return worker
 
     def submit(self, specs: Sequence[GraphSpec]) -> list[Future]:
         """Queue every spec; each future resolves to its EngineResult, never to an exception."""

@@ -14,9 +14,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from conformance.coverage import coverage_frame
 from conformance.records import COLUMNS, STATUSES
+from conformance.report_neurons import seed_section, training_section
 from conformance.reproducers import write_failures
 from conformance.spec import SCHEMA_VERSION
+from conformance.training import training_table
 
 __all__ = ["summarize", "write_reports"]
 
@@ -56,7 +59,10 @@ def _atomic(path: Path, write: Callable[[Path], object]) -> None:
             tmp.unlink()
 
 
-REPORT_FILES = ("conformance.csv", "summary.csv", "run.json", "conformance.html", "junit.xml")
+REPORT_FILES = (
+    "conformance.csv", "summary.csv", "coverage.csv", "run.json", "conformance.html", "junit.xml",
+    "training.csv",
+)  # fmt: skip
 PARTIAL = ".conformance.partial.csv"
 
 
@@ -114,6 +120,7 @@ def write_reports(outcome, options, out: Path) -> dict:
         "summary": out / "summary.csv",
         "json": out / "run.json",
         "html": out / "conformance.html",
+        "training": out / "training.csv",
     }
     failure_files = write_failures(outcome.failures, out, options.engine)
     _atomic(
@@ -122,6 +129,11 @@ def write_reports(outcome, options, out: Path) -> dict:
     )
     summary = summarize(frame)
     _atomic(paths["summary"], lambda p: summary.to_csv(p, index=False, lineterminator="\n"))
+    coverage = coverage_frame(outcome.unsupported)
+    paths["coverage"] = out / "coverage.csv"
+    _atomic(paths["coverage"], lambda p: coverage.to_csv(p, index=False, lineterminator="\n"))
+    curves = training_table(frame)  # the loss curves of the training suite, step by step
+    _atomic(paths["training"], lambda p: curves.to_csv(p, index=False, lineterminator="\n"))
     counts = {s: int((frame["status"] == s).sum()) for s in STATUSES} if len(frame) else {}
     meta = {
         "schema": SCHEMA_VERSION,
@@ -146,6 +158,8 @@ def write_reports(outcome, options, out: Path) -> dict:
         "elapsed_s": round(outcome.elapsed, 3),
     }
     meta["failures"] = [str(p) for p in failure_files]
+    meta["warnings"] = list(outcome.warnings)
+    meta["unsupported"] = sorted(set(coverage[~coverage["supported"]]["form"]))
     _atomic(paths["json"], lambda p: p.write_text(json.dumps(meta, indent=2) + "\n"))
     _atomic(paths["html"], lambda p: p.write_text(_html(frame, summary, meta)))
     paths["failures"] = failure_files
@@ -158,6 +172,40 @@ _HTML_COLUMNS = (
     "suite", "case", "check", "node", "op", "expected", "actual", "fd", "tolerance", "status",
     "detail", "reproduce",
 )  # fmt: skip
+
+
+def _coverage_section(meta: dict) -> str:
+    """The op variants the engine lacks: random graphs avoid them; fixed cases show skip rows."""
+    missing = meta.get("unsupported", [])
+    if not missing:
+        return ""
+    forms = ", ".join(f"<code>{html.escape(f)}</code>" for f in missing)
+    return (
+        f"<h2>Coverage</h2><p>The engine cannot build {len(missing)} op forms: {forms}. "
+        "Random graphs avoid them; fixed cases that need them are skipped. "
+        "coverage.csv lists every form.</p>"
+    )
+
+
+def _failures_section(meta: dict) -> str:
+    """Each distinct failure: what is wrong, on which minimal graph, and how to replay it."""
+    items = []
+    for path in meta.get("failures", []):
+        try:
+            d = json.loads(Path(path).read_text())
+        except (OSError, ValueError):
+            continue
+        e = html.escape
+        hint = f"<br>Hint: {e(d['hint'])}" if d.get("hint") else ""
+        first = f"<br>First wrong: {e(d['first_wrong'])}" if d.get("first_wrong") else ""
+        items.append(
+            f"<li><b>{e(d['op'])}</b> ({e(d['check'])}, {e(d['status'])}) on "
+            f"<code>{e(d['formula'][:300])}</code>{first}{hint}<br>"
+            f"<code>python -m conformance replay {e(path)}</code></li>"
+        )
+    if not items:
+        return ""
+    return "<h2>Distinct failures, shrunk to minimal graphs</h2><ul>" + "".join(items) + "</ul>"
 
 
 def _html(frame: pd.DataFrame, summary: pd.DataFrame, meta: dict) -> str:
@@ -189,10 +237,14 @@ td:last-child {{ font-family: monospace; font-size: 0.85em; }}
 <h1>Backprop conformance: {html.escape(meta["engine"])}</h1>
 <p class="verdict">{html.escape(meta["verdict"])}</p>
 <p>Seed {meta["options"]["seed"]}; options {options}; {versions}.</p>
+{seed_section(frame)}
+{_failures_section(meta)}
+{_coverage_section(meta)}
 <h2>By suite and op</h2>
 {summary.to_html(index=False)}
 <h2>Rows that did not pass</h2>
 {rows_html}
 {more}
+{training_section(frame)}
 </body></html>
 """

@@ -37,8 +37,10 @@ class Failure:
 
 
 def failure_key(row: Record) -> tuple[str, str, str]:
-    """(op, check, status): the op(s) blamed where the diagnosis found them, else the case's op."""
-    return (row.blame or row.op, row.check, row.status)
+    """(op, check, status): the op(s) blamed where the diagnosis found them, else the case's op;
+    a neuron or network configuration (`neuron:tanh/mse`) counts by its kind (`neuron`)."""
+    op = row.blame or row.op.split(":")[0]
+    return (op, row.check, row.status)
 
 
 def _ops(row: Record) -> set[str]:

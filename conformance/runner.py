@@ -22,12 +22,13 @@ from conformance.options import (
     RunOptions,
 )
 from conformance.oracle import FiniteDifferences, finite_differences, torch_reference
-from conformance.pool import EnginePool
+from conformance.pool import EnginePool, probe_capabilities
 from conformance.records import FAILING, Record, to_frame
 from conformance.reproducers import find_failures
 from conformance.spec import GraphSpec
 from conformance.suites import SuiteOptions, build_cases
 from conformance.tolerance import Bounds, bounds
+from conformance.xfails import XfailEntry, apply_xfails
 
 __all__ = [
     "Oracle",
@@ -55,6 +56,8 @@ class RunOutcome:
     interrupted: bool = False
     cases: int = 0
     failures: list = field(default_factory=list)  # reproducers.Failure, one per distinct failure
+    unsupported: dict = field(default_factory=dict)  # op variants the engine lacks, with why
+    warnings: list = field(default_factory=list)  # e.g. xfail entries that match nothing
 
 
 def reproduce_command(options: RunOptions, case: Case) -> str:
@@ -69,14 +72,16 @@ def reproduce_command(options: RunOptions, case: Case) -> str:
     return f"{cmd} --case {case.case_id}"
 
 
-def collect_cases(options: RunOptions) -> list[Case]:
-    """The cases of the selected suites, narrowed to `only` when given."""
+def collect_cases(options: RunOptions, unsupported: frozenset = frozenset()) -> list[Case]:
+    """The cases of the selected suites, narrowed to `only` when given; random cases avoid the
+    op variants in `unsupported`."""
     suite_options = SuiteOptions(
         seed=options.seed,
         cases=options.cases,
         max_nodes=options.max_nodes,
         profile=options.profile,
         steps=options.steps,
+        unsupported=unsupported,
     )
     cases = build_cases(options.suites, suite_options)
     if options.only:
@@ -127,6 +132,24 @@ def check_graph(case: Case, engine: str, result: EngineResult, call: EngineCall)
     return check_case(case, engine, result)
 
 
+def _judge(case: Case, engine: str, result: EngineResult, call: EngineCall) -> list[Record]:
+    """The case's checker; if checking itself breaks (say the engine's numbers make the next
+    step impossible), one `error` row that says so, and the run goes on."""
+    try:
+        return CHECKERS[case.kind](case, engine, result, call)
+    except Exception as exc:
+        detail = (
+            f"checking this case stopped: {type(exc).__name__}: {exc} (after the engine's "
+            "results; if the engine looks right, this is a bug in backprop-conformance)"
+        )
+        return [
+            Record(
+                case.suite, case.case_id, engine, "run", "", case.op, None, None, None, None,
+                None, None, None, "error", detail, case.reproduce,
+            )
+        ]  # fmt: skip
+
+
 def run_in_process(engine: Any, spec: GraphSpec) -> EngineResult:
     """One spec on an engine object in this process (no isolation); errors become data."""
     try:
@@ -140,18 +163,18 @@ def run(
     progress: Callable[[int, int], None] | None = None,
     engine: Any = None,
     on_rows: Callable[[list[Record]], None] | None = None,
+    xfails: list[XfailEntry] | None = None,
 ) -> RunOutcome:
     """Check the engine on every case; raises EngineLoadError when it cannot even load.
 
     The engine named in `options` runs in worker processes; an engine object passed as `engine`
     runs in this process instead (for tests and the Python API: faster, not isolated).
     `on_rows` receives each case's rows as soon as they exist (to flush them to disk).
+    `xfails` turns the failures they list into xfail (see `conformance.xfails`).
     """
     start = time.perf_counter()
-    cases = collect_cases(options)
-    if not cases:
-        return RunOutcome(to_frame([]), EXIT_NOTHING_CHECKED, "no case matched: nothing checked")
     records: list[Record] = []
+    warnings: list[str] = []
     interrupted = False
     pool = None
     name = getattr(engine, "name", options.engine)
@@ -159,14 +182,23 @@ def run(
         if engine is None:
             pool = EnginePool(options.engine, jobs=options.jobs, timeout=options.timeout)
             name = pool.start()
-            results = [f.result for f in pool.submit([c.spec for c in cases])]
+            unsupported = pool.unsupported
             call = pool.call
         else:
-            results = [partial(run_in_process, engine, c.spec) for c in cases]
+            unsupported = probe_capabilities(engine)
             call = partial(run_in_process, engine)
+        cases = collect_cases(options, frozenset(unsupported))
+        if not cases:
+            return RunOutcome(
+                to_frame([]), EXIT_NOTHING_CHECKED, "no case matched: nothing checked"
+            )
+        if pool is not None:
+            results = [f.result for f in pool.submit([c.spec for c in cases])]
+        else:
+            results = [partial(run_in_process, engine, c.spec) for c in cases]
         rows_by_case: dict[str, list[Record]] = {}
         for i, (case, result) in enumerate(zip(cases, results)):
-            rows = CHECKERS[case.kind](case, options.engine, result(), call)
+            rows = _judge(case, options.engine, result(), call)
             rows_by_case[case.case_id] = rows
             records.extend(rows)
             if on_rows is not None:
@@ -175,12 +207,19 @@ def run(
                 progress(i + 1, len(cases))
 
         def judge(case: Case, result: EngineResult) -> list[Record]:
-            return CHECKERS[case.kind](case, options.engine, result, call)
+            return _judge(case, options.engine, result, call)
 
+        if xfails:
+            records, warnings = apply_xfails(records, xfails)
+            rows_by_case = {}
+            for r in records:
+                rows_by_case.setdefault(r.case, []).append(r)
         failures = find_failures(cases, rows_by_case, judge, call)
     except KeyboardInterrupt:
         interrupted = True
         failures = []
+        if xfails:
+            records, warnings = apply_xfails(records, xfails)
     finally:
         if pool is not None:
             pool.close()
@@ -188,8 +227,9 @@ def run(
     elapsed = time.perf_counter() - start
     code, message = verdict(frame, interrupted)
     return RunOutcome(
-        frame, code, message, name, elapsed, interrupted, len(cases), failures=failures
-    )
+        frame, code, message, name, elapsed, interrupted, len(cases), failures=failures,
+        unsupported=unsupported, warnings=warnings,
+    )  # fmt: skip
 
 
 def verdict(frame: pd.DataFrame, interrupted: bool = False) -> tuple[int, str]:

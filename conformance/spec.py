@@ -16,7 +16,15 @@ from dataclasses import dataclass, field
 
 from conformance.vocabulary import OPS
 
-__all__ = ["SCHEMA_VERSION", "GraphSpec", "Node", "SpecError", "parse_json"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "GraphSpec",
+    "Node",
+    "SpecError",
+    "decode_number",
+    "encode_number",
+    "parse_json",
+]
 
 SCHEMA_VERSION = 1
 
@@ -152,8 +160,8 @@ class GraphSpec:
         """Plain data with the schema version; `from_dict` reads it back."""
         d = {
             "schema": SCHEMA_VERSION,
-            "leaves": [_encode(v) for v in self.leaves],
-            "consts": [_encode(v) for v in self.consts],
+            "leaves": [encode_number(v) for v in self.leaves],
+            "consts": [encode_number(v) for v in self.consts],
             "nodes": [
                 {
                     "op": n.op,
@@ -192,11 +200,11 @@ class GraphSpec:
                 for n in d["nodes"]
             )
             return cls(
-                leaves=tuple(_decode(v) for v in d["leaves"]),
+                leaves=tuple(decode_number(v) for v in d["leaves"]),
                 nodes=nodes,
                 output=str(d["output"]),
-                consts=tuple(_decode(v) for v in d.get("consts", ())),
-                upstream=_decode(d.get("upstream", 1.0)),
+                consts=tuple(decode_number(v) for v in d.get("consts", ())),
+                upstream=decode_number(d.get("upstream", 1.0)),
                 leaf_names=tuple(str(s) for s in d.get("leaf_names", ())),
                 backwards=_whole(d.get("backwards", 1)),
                 zero_between=d.get("zero_between", False) is True,
@@ -224,14 +232,15 @@ class GraphSpec:
 _NON_FINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
 
 
-def _encode(x: float) -> float | str:
+def encode_number(x: float) -> float | str:
     """A float for standard JSON: nan and the infinities become the strings "nan", "inf", "-inf"."""
     if math.isfinite(x):
         return x
     return "nan" if math.isnan(x) else ("inf" if x > 0 else "-inf")
 
 
-def _decode(v: object) -> float:
+def decode_number(v: object) -> float:
+    """A float from JSON: a number, or one of the strings "nan", "inf", "-inf"; else SpecError."""
     if isinstance(v, str) and v in _NON_FINITE:
         return _NON_FINITE[v]
     if isinstance(v, bool) or not isinstance(v, (int, float)):

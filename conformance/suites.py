@@ -29,6 +29,7 @@ class SuiteOptions:
     cases: int
     max_nodes: int
     profile: str = "quick"
+    unsupported: frozenset = frozenset()  # (op, pattern, param) the engine cannot build
     steps: int = 50
 
 
@@ -70,7 +71,9 @@ def graphs(options: SuiteOptions) -> list[Case]:
     """One-op cases for every op, then `cases` random graphs of up to `max_nodes` nodes."""
     out = [
         Case("graphs", spec.case_id(), spec, label.split("[")[0])
-        for label, spec in single_op_specs(sub_seed(options.seed, "single"), SINGLE_OP_POINTS)
+        for label, spec in single_op_specs(
+            sub_seed(options.seed, "single"), SINGLE_OP_POINTS, options.unsupported
+        )
     ]
     for i in range(options.cases):
         rng = random.Random(sub_seed(options.seed, "graphs", i))
@@ -79,7 +82,7 @@ def graphs(options: SuiteOptions) -> list[Case]:
             n_nodes=rng.randint(1, options.max_nodes),
             seed=sub_seed(options.seed, "graph", i),
         )
-        spec = expand(shape)
+        spec = expand(shape, options.unsupported)
         op = spec.nodes[0].op if len(spec.nodes) == 1 else "graph"
         out.append(Case("graphs", spec.case_id(), spec, op))
     return out

@@ -11,13 +11,17 @@ from conformance.options import RunOptions
 from conformance.records import Record
 from conformance.runner import Oracle, check_case, collect_cases, consult_oracles, run_in_process
 
+# The suites these helpers judge: the neuron suites have acceptance tests of their own
+# (tests/test_neurons.py, tests/test_training.py), and would only slow the graph ones down.
+GRAPH_SUITES = tuple(s for s in RunOptions.suites if s not in ("neurons", "training"))
+
 
 @functools.lru_cache(maxsize=32)
 def judged_cases(
     seed: int, cases: int = RunOptions.cases
 ) -> tuple[tuple[Case, Oracle | None], ...]:
     """The default run's cases for `seed`, graph cases with their oracles (computed once)."""
-    chosen = collect_cases(RunOptions(seed=seed, cases=cases))
+    chosen = collect_cases(RunOptions(seed=seed, cases=cases, suites=GRAPH_SUITES))
     return tuple((c, consult_oracles(c) if c.kind == "graph" else None) for c in chosen)
 
 

@@ -66,9 +66,7 @@ def test_a_failing_run_writes_a_minimal_reproducer_that_replays(tmp_path: Path) 
     assert data["engine"] == engine and data["op"] == "exp" and data["status"] == "fail"
     assert [n["op"] for n in data["spec"]["nodes"]] == ["exp"]
     assert "missing chain-rule factor" in data["hint"]
-    assert json.loads(
-        (tmp_path / "run.json").read_text()
-    )["failures"] == [str(files[0])]
+    assert json.loads((tmp_path / "run.json").read_text())["failures"] == [str(files[0])]
     # The script runs on its own and shows the two disagreeing.
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     script = subprocess.run(
@@ -108,10 +106,19 @@ def _bad_files(tmp: Path) -> dict[str, tuple[Path, str]]:
         "not json": (write("a.json", "{oops"), "not JSON"),
         "binary": (write("b.json", b"\xff\xfe\x00garbage"), "cannot read it as text"),
         "old schema": (write("c.json", json.dumps({**GOOD, "schema": 0})), "schema version"),
-        "unknown op": (write("d.json", json.dumps({**GOOD, "nodes": [{"op": "frob", "args": ["x0"]}]})), "unknown op"),  # noqa: E501
-        "cycle": (write("e.json", json.dumps({**GOOD, "nodes": [{"op": "exp", "args": ["n0"]}]})), "cycle"),  # noqa: E501
+        "unknown op": (
+            write("d.json", json.dumps({**GOOD, "nodes": [{"op": "frob", "args": ["x0"]}]})),
+            "unknown op",
+        ),
+        "cycle": (
+            write("e.json", json.dumps({**GOOD, "nodes": [{"op": "exp", "args": ["n0"]}]})),
+            "cycle",
+        ),
         "dangling": (write("f.json", json.dumps({**GOOD, "output": "n7"})), "points to nothing"),
-        "nan literal": (write("g.json", json.dumps(GOOD).replace("1.0", "NaN")), "not standard JSON"),  # noqa: E501
+        "nan literal": (
+            write("g.json", json.dumps(GOOD).replace("1.0", "NaN")),
+            "not standard JSON",
+        ),
         "deep nesting": (write("h.json", "[" * 1_000_000 + "]" * 1_000_000), "nested too deeply"),
         "huge": (huge, "MB"),
         "not a spec": (write("i.json", "[1, 2, 3]"), "JSON object"),

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import signal
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -15,6 +18,34 @@ __all__ = ["ScalarClassEngine", "probe_inputs"]
 
 # Benign inputs for probing whether a class supports an op (inside every op's domain).
 _PROBE = (0.7, 1.3, 0.4)
+
+
+PROBE_SECONDS = 2.0
+
+
+class _ProbeTimeout(BaseException):
+    """A probe ran out of time (BaseException: an engine's `except Exception` cannot eat it)."""
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float) -> Iterator[None]:
+    """Interrupt the block after `seconds` (main thread, POSIX); elsewhere, no limit."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(
+        signal, "setitimer"
+    ):
+        yield
+        return
+
+    def expire(signum: int, frame: object) -> None:
+        raise _ProbeTimeout
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def probe_inputs(pattern: str) -> list[float]:
@@ -57,13 +88,18 @@ class ScalarClassEngine:
 
     def _probe(self, op_name: str, pattern: str, param: float | None) -> str | None:
         op = OPS[op_name]
-        args = [self.cls(x) if k == "v" else x for k, x in zip(pattern, probe_inputs(pattern))]
         try:
-            out = op.build(args, param)
-            as_number(out.data, "probe output")
+            with _time_limit(PROBE_SECONDS):
+                args = [
+                    self.cls(x) if k == "v" else x for k, x in zip(pattern, probe_inputs(pattern))
+                ]
+                out = op.build(args, param)
+                as_number(out.data, "probe output")
         except (AttributeError, TypeError, AssertionError, NotImplementedError) as exc:
             return f"{op.describe(list(pattern), param)} not supported: {type(exc).__name__}: {exc}"
-        except Exception:
+        except (Exception, _ProbeTimeout):
+            # It exists but fails or hangs: not a missing op. The cases that use it run, and
+            # say what happens (an error row, a timeout).
             return None
         return None
 

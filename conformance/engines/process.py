@@ -1,0 +1,181 @@
+"""Engines in any language: a process that speaks JSON lines on stdin and stdout.
+
+Protocol "backprop-conformance", version 1. Every message is one JSON object on one line (UTF-8,
+standard JSON: nan and infinities are the strings "nan", "inf", "-inf").
+
+1. Handshake: once started, the engine writes
+       {"protocol": "backprop-conformance", "version": 1, "engine": "NAME", "ops": ["add", ...]}
+   `ops` lists the vocabulary ops it supports (cases with others are skipped).
+2. Requests: the suite writes {"id": N, "spec": SPEC}, SPEC being a graph spec as
+   `GraphSpec.to_dict()` writes it (leaves, consts, nodes, output, upstream, backwards, ...).
+3. Replies: the engine answers each request, in order, with
+       {"id": N, "value": V, "grads": [G0, G1, ...]}       (optional "node_values", "node_grads")
+   where `grads[i]` is d(upstream · output)/d(leaf i), or with
+       {"id": N, "error": "what went wrong"}
+   for a case it cannot compute. Anything else on stdout is garbage: an error row, and the process
+   is restarted. Diagnostics go to stderr.
+4. End: the suite closes stdin; the engine exits.
+
+One process serves many cases. If it dies, or prints garbage, the next case starts a new one; a
+hang is ended by the run's per-call `--timeout`, which stops the worker and, with it, the process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import shlex
+import signal
+import subprocess
+from typing import Any
+
+from conformance.engines.errors import EngineLoadError
+from conformance.engines.function import FunctionEngine
+from conformance.engines.result import EngineResult
+from conformance.spec import GraphSpec
+
+__all__ = ["PROTOCOL", "PROTOCOL_VERSION", "ProcessEngine"]
+
+PROTOCOL = "backprop-conformance"
+PROTOCOL_VERSION = 1
+HANDSHAKE_TIMEOUT = 60.0
+
+
+class EngineProtocolError(Exception):
+    """The process broke the protocol (garbage, wrong id) or died; it will be restarted."""
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
+    # Linux: the engine process is killed when its worker is, so a hung engine never outlives us.
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+class ProcessEngine:
+    """Runs specs in an external process over the JSON-lines protocol."""
+
+    def __init__(self, command: str, name: str | None = None) -> None:
+        self.command = command
+        self.argv = shlex.split(command)
+        if not self.argv:
+            raise EngineLoadError("--engine-command is empty: give the command that starts it")
+        self.name = name or f"command:{command}"
+        self.proc: subprocess.Popen | None = None
+        self.ops: frozenset[str] = frozenset()
+        self._next_id = 0
+        self._start()
+
+    # ----- the process -----
+
+    def _start(self) -> None:
+        try:
+            self.proc = subprocess.Popen(
+                self.argv,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                preexec_fn=_die_with_parent if os.name == "posix" else None,
+            )
+        except OSError as exc:
+            raise EngineLoadError(f"cannot start {self.command!r}: {exc}") from None
+        try:
+            hello = self._read(HANDSHAKE_TIMEOUT)
+        except EngineProtocolError as exc:
+            self._stop()
+            raise EngineLoadError(f"{self.command!r} gave no handshake: {exc}") from None
+        if hello.get("protocol") != PROTOCOL or hello.get("version") != PROTOCOL_VERSION:
+            self._stop()
+            raise EngineLoadError(
+                f"{self.command!r} speaks {hello.get('protocol')!r} version "
+                f"{hello.get('version')!r}; this suite speaks {PROTOCOL!r} version "
+                f"{PROTOCOL_VERSION}"
+            )
+        ops = hello.get("ops")
+        if not isinstance(ops, list) or not all(isinstance(o, str) for o in ops):
+            self._stop()
+            raise EngineLoadError(f"{self.command!r}: the handshake's 'ops' must list op names")
+        self.ops = frozenset(ops)
+        if hello.get("engine"):
+            self.name = str(hello["engine"])
+
+    def _stop(self) -> None:
+        if self.proc is not None:
+            try:
+                self.proc.kill()
+                self.proc.wait(5)
+            except (OSError, subprocess.TimeoutExpired):
+                pass
+            self.proc = None
+
+    def _read(self, timeout: float | None) -> dict:
+        assert self.proc is not None and self.proc.stdout is not None
+        if timeout is not None:
+            ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
+            if not ready:
+                raise EngineProtocolError(f"nothing within {timeout:g} s")
+        line = self.proc.stdout.readline()
+        if not line:
+            code = self.proc.poll()
+            raise EngineProtocolError(f"the engine process exited (exit code {code})")
+        try:
+            msg = json.loads(line, parse_constant=lambda c: c)
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+            raise EngineProtocolError(f"garbage on stdout: {line[:80]!r}") from None
+        if not isinstance(msg, dict):
+            raise EngineProtocolError(f"garbage on stdout: {line[:80]!r}")
+        return msg
+
+    # ----- the engine contract -----
+
+    def unsupported(self, op_name: str, pattern: str, param: float | None) -> str | None:
+        """Why the process cannot run `op_name` (not in its handshake's ops), or None."""
+        return None if op_name in self.ops else f"{op_name} is not in the engine's ops"
+
+    def run(self, spec: GraphSpec) -> EngineResult:
+        """Send the spec, read the reply; a broken process is restarted for the next case."""
+        for node in spec.nodes:
+            why = self.unsupported(node.op, "", node.param)
+            if why:
+                return EngineResult(skip=why)
+        if self.proc is None or self.proc.poll() is not None:
+            self._stop()
+            self._start()
+        self._next_id += 1
+        request = {"id": self._next_id, "spec": spec.to_dict()}
+        try:
+            assert self.proc is not None and self.proc.stdin is not None
+            self.proc.stdin.write((json.dumps(request) + "\n").encode())
+            self.proc.stdin.flush()
+            reply = self._read(None)
+        except (BrokenPipeError, OSError) as exc:
+            self._stop()
+            raise EngineProtocolError(f"the engine process is gone: {exc}") from None
+        except EngineProtocolError:
+            self._stop()
+            raise
+        if reply.get("id") != self._next_id:
+            self._stop()
+            raise EngineProtocolError(f"reply id {reply.get('id')!r}, expected {self._next_id}")
+        if "error" in reply:
+            raise RuntimeError(f"the engine answered with an error: {reply['error']}")
+        return _read_answer(reply, spec)
+
+    def close(self) -> None:
+        """Close stdin, let the engine exit."""
+        if self.proc is not None and self.proc.stdin is not None:
+            try:
+                self.proc.stdin.close()
+                self.proc.wait(2)
+            except (OSError, subprocess.TimeoutExpired):
+                pass
+        self._stop()
+
+
+def _read_answer(reply: dict[str, Any], spec: GraphSpec) -> EngineResult:
+    # The same shapes as a function engine's answer: reuse its checks.
+    return FunctionEngine(lambda _: reply, "reply").run(spec)

@@ -1,0 +1,300 @@
+"""Engines in every form: function, file path, another language, micrograd; xfails; the API;
+grading a class."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from conformance import check_engine
+from tests.engines import functional
+from tests.engines.zoo import NegGradNotNegated
+from tests.test_cli import ROOT, _assert_one_line_error, conformance
+
+PROTOCOL = ROOT / "tests" / "engines" / "protocol"
+JS_ENGINE = ROOT / "examples" / "js-engine" / "engine.js"
+
+
+def _frame(out: Path) -> pd.DataFrame:
+    return pd.read_csv(out / "conformance.csv")
+
+
+def test_a_function_engine_passes(tmp_path: Path) -> None:
+    proc = conformance(
+        "run", "--engine", "tests.engines.functional:engine", "--suite",
+        "examples,graphs,semantics", "--cases", "30", "--out", str(tmp_path),
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert (_frame(tmp_path)["status"] == "pass").all()
+
+
+def test_a_function_engine_with_ops_gets_only_cases_it_can_run(tmp_path: Path) -> None:
+    proc = conformance("run", "--engine", "tests.engines.functional:pair_engine", "--suite",
+                       "graphs", "--cases", "30", "--out", str(tmp_path))  # fmt: skip
+    assert proc.returncode == 0, proc.stdout
+    frame = _frame(tmp_path)
+    assert set(frame["status"]) == {"pass"}  # random graphs avoid what it lacks: no skip rows
+    assert set(frame[frame["op"] != "graph"]["op"]) <= set(functional.pair_engine.ops)
+    coverage = pd.read_csv(tmp_path / "coverage.csv")
+    assert set(coverage[~coverage["supported"]]["op"]) == {
+        "div", "powc", "powv", "exp", "log", "tanh", "sigmoid", "leaky_relu", "affine", "square"
+    }  # fmt: skip
+
+
+def test_a_function_engine_with_a_wrong_shape_is_an_error(tmp_path: Path) -> None:
+    proc = conformance("run", "--engine", "tests.engines.functional:wrong_shape", "--suite",
+                       "examples", "--out", str(tmp_path))  # fmt: skip
+    assert proc.returncode == 1
+    frame = _frame(tmp_path)
+    assert set(frame["status"]) == {"error"}
+    assert frame["detail"].str.contains("gradients for").all()
+
+
+def test_an_engine_by_file_path(tmp_path: Path) -> None:
+    student = tmp_path / "student"
+    student.mkdir()
+    shutil.copy(ROOT / "tests" / "engines" / "alt.py", student / "helpers.py")
+    (student / "engine.py").write_text("from helpers import Value  # a sibling module\n")
+    out = tmp_path / "out"
+    proc = conformance("run", "--engine", f"{student / 'engine.py'}:Value", "--suite",
+                       "examples,graphs", "--cases", "20", "--out", str(out))  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    _assert_one_line_error(
+        conformance("run", "--engine", f"{tmp_path / 'missing.py'}:Value", "--out", str(out)),
+        "does not exist",
+    )
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed")
+def test_the_javascript_engine_passes_through_the_protocol(tmp_path: Path) -> None:
+    proc = conformance("run", "--engine-command", f"node {JS_ENGINE}", "--cases", "100",
+                       "--out", str(tmp_path))  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    frame = _frame(tmp_path)
+    assert set(frame["status"]) == {"pass"}
+    assert {"examples", "graphs", "edges", "semantics"} <= set(frame["suite"])
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed")
+def test_a_javascript_bug_is_caught_through_the_protocol(tmp_path: Path) -> None:
+    buggy = tmp_path / "engine.js"
+    buggy.write_text(JS_ENGINE.read_text().replace("[1 - t * t]", "[1 - t]"))
+    proc = conformance("run", "--engine-command", f"node {buggy}", "--suite", "graphs",
+                       "--cases", "30", "--out", str(tmp_path / "out"))  # fmt: skip
+    assert proc.returncode == 1
+    failing = _frame(tmp_path / "out").query("status == 'fail'")
+    assert "tanh" in set(failing["op"])
+
+
+def _protocol(name: str) -> str:
+    return f"{sys.executable} {PROTOCOL / name}"
+
+
+def test_a_garbage_printing_process_gives_error_rows_and_is_restarted(tmp_path: Path) -> None:
+    proc = conformance("run", "--engine-command", _protocol("garbage.py"), "--suite", "graphs",
+                       "--cases", "30", "--out", str(tmp_path))  # fmt: skip
+    assert proc.returncode == 1
+    frame = _frame(tmp_path)
+    errors = frame[frame["status"] == "error"]
+    assert len(errors) > 0 and errors["detail"].str.contains("garbage on stdout").all()
+    assert (frame["status"] == "pass").sum() > len(errors)  # restarted: later cases still pass
+
+
+def test_a_dying_process_gives_error_rows_and_is_restarted(tmp_path: Path) -> None:
+    proc = conformance("run", "--engine-command", _protocol("dies.py"), "--suite", "graphs",
+                       "--cases", "30", "--out", str(tmp_path))  # fmt: skip
+    assert proc.returncode == 1
+    frame = _frame(tmp_path)
+    errors = frame[frame["status"] == "error"]
+    assert len(errors) > 0 and errors["detail"].str.contains("exited").all()
+    assert (frame["status"] == "pass").sum() > len(errors)
+
+
+def test_a_hanging_process_times_out_and_does_not_outlive_the_run(tmp_path: Path) -> None:
+    proc = conformance("run", "--engine-command", _protocol("hangs.py"), "--suite", "examples",
+                       "--timeout", "2", "--out", str(tmp_path))  # fmt: skip
+    assert proc.returncode == 1
+    frame = _frame(tmp_path)
+    seed_sum = frame[frame["case"] == "seed-sum"]
+    assert list(seed_sum["status"]) == ["error"]
+    assert "timed out after 2 s" in seed_sum["detail"].iloc[0]
+    left = subprocess.run(["pgrep", "-f", str(PROTOCOL / "hangs.py")], capture_output=True)
+    assert left.stdout == b"", "the hung engine process outlived the run"
+
+
+def test_a_process_of_another_protocol_version_is_refused(tmp_path: Path) -> None:
+    _assert_one_line_error(
+        conformance("run", "--engine-command", _protocol("old_version.py"), "--out",
+                    str(tmp_path)),
+        "version 99",
+    )  # fmt: skip
+    _assert_one_line_error(
+        conformance("run", "--engine-command", "no-such-program-here", "--out", str(tmp_path)),
+        "cannot start",
+    )
+
+
+def test_engine_and_engine_command_together_are_a_usage_error(tmp_path: Path) -> None:
+    _assert_one_line_error(
+        conformance("run", "--engine", "torch", "--engine-command", "x", "--out", str(tmp_path)),
+        "not both",
+    )
+
+
+def test_micrograd_report_is_true_to_it(tmp_path: Path) -> None:
+    pytest.importorskip("micrograd")
+    proc = conformance("run", "--engine", "micrograd", "--out", str(tmp_path))
+    assert proc.returncode == 1
+    frame = _frame(tmp_path)
+    bad = frame[frame["status"].isin(["fail", "error"])]
+    # Where it is wrong: intermediates accumulate over repeated backward(); a recursive toposort.
+    assert set(bad[bad["suite"] == "semantics"]["case"]) == {
+        "sem-backward-twice", "sem-backward-three-times", "sem-backward-twice-zeroed",
+        "sem-deep-chain-5000",
+    }  # fmt: skip
+    assert bad["detail"].str.contains("RecursionError").any()
+    # Where it raises instead of giving torch's inf or nan.
+    assert bad["detail"].str.contains("ZeroDivisionError").any()
+    # Where it is right: every random graph it can build, and the repeated-free semantics.
+    assert (frame[frame["suite"] == "graphs"]["status"] == "pass").all()
+    assert "sem-doubling-50-times" not in set(bad["case"])
+
+
+XFAILS = """
+# micrograd's known differences from torch
+op=relu check=grad suite=edges
+edge-sqrt-at-0
+edge-inverse-*
+edge-divide-* edge-0-over-0
+sem-backward-*
+sem-deep-chain-*
+"""
+
+
+def test_xfails_turn_known_failures_into_xfail_and_warn_about_stale_entries(tmp_path) -> None:
+    pytest.importorskip("micrograd")
+    xfails = tmp_path / "xfails.txt"
+    xfails.write_text(XFAILS.replace("edge-divide-* edge-0-over-0", "edge-divide-*\nedge-0-over-0")
+                      + "op=tanh suite=graphs\n")  # fmt: skip
+    out = tmp_path / "out"
+    proc = conformance("run", "--engine", "micrograd", "--xfails", str(xfails), "--out", str(out))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "matches no row" in proc.stderr and "op=tanh suite=graphs" in proc.stderr
+    frame = _frame(out)
+    assert (frame["status"] == "xfail").sum() == 14
+    assert not frame["status"].isin(["fail", "error"]).any()
+
+
+def test_an_xfail_that_passes_is_an_xpass_and_fails_the_gate(tmp_path: Path) -> None:
+    xfails = tmp_path / "xfails.txt"
+    xfails.write_text("edge-sqrt-at-0\n")
+    proc = conformance("run", "--suite", "edges", "--xfails", str(xfails), "--out",
+                       str(tmp_path / "out"))  # fmt: skip
+    assert proc.returncode == 1
+    frame = _frame(tmp_path / "out")
+    assert set(frame[frame["case"] == "edge-sqrt-at-0"]["status"]) == {"xpass"}
+    assert "remove the entry" in frame[frame["status"] == "xpass"]["detail"].iloc[0]
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"), [("op==tanh\n", "is not an entry"), ("color=red\n", "is not an entry")]
+)
+def test_a_bad_xfails_file_is_a_usage_error(text: str, needle: str, tmp_path: Path) -> None:
+    xfails = tmp_path / "x.txt"
+    xfails.write_text(text)
+    _assert_one_line_error(conformance("run", "--xfails", str(xfails)), needle)
+    _assert_one_line_error(conformance("run", "--xfails", str(tmp_path / "nope")), "cannot read")
+
+
+def test_the_python_api_passes_a_correct_engine_and_explains_a_buggy_one() -> None:
+    from refimpl import Value
+
+    good = check_engine(Value, suites=["examples", "graphs"], cases=30)
+    assert good.passed and bool(good) and good.failures.empty
+    bad = check_engine(NegGradNotNegated, suites=["graphs"], cases=30)
+    assert not bad.passed
+    message = bad.report()
+    assert "ops at fault: neg" in message
+    assert "flipped sign" in message
+    assert "--engine tests.engines.zoo:NegGradNotNegated" in message  # a command that works
+    assert bad.reproducers and bad.reproducers[0].spec.formula() == "-x0"
+
+
+def test_the_python_api_takes_functions_and_names() -> None:
+    assert check_engine(functional.engine, suites=["examples"]).passed
+    assert check_engine("refimpl", suites=["examples"]).passed
+    with pytest.raises(ValueError, match="unknown suites"):
+        check_engine("refimpl", suites=["nope"])
+
+
+def test_grading_a_folder_gives_one_row_per_engine(tmp_path: Path) -> None:
+    pytest.importorskip("micrograd")
+    folder = tmp_path / "class"
+    folder.mkdir()
+    alt = (ROOT / "tests" / "engines" / "alt.py").read_text()
+    (folder / "alice.py").write_text(alt)
+    zoo = [
+        "NegGradNotNegated",
+        "SigmoidMissingOneMinus",
+        "PowerRuleOffByOne",
+        "ExpDerivativeOfInput",
+    ]
+    for i, bug in enumerate(zoo):
+        (folder / f"s{i}_{bug}.py").write_text(f"from tests.engines.zoo import {bug} as Value\n")
+    (folder / "broken.py").write_text("raise SystemExit('nothing here')\n")
+    (folder / "no_class.py").write_text("x = 1\n")
+    for name in ("bob", "carol"):
+        (folder / f"{name}.py").write_text(alt)
+    out = tmp_path / "grades"
+    proc = conformance("grade", str(folder), "--engine", "micrograd", "--cases", "30",
+                       "--out", str(out), timeout=900)  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    table = pd.read_csv(out / "grades.csv").set_index("engine")
+    assert len(table) == 10
+    name = lambda stem: f"{folder / stem}.py:Value"  # noqa: E731
+    for stem in ("alice", "bob", "carol"):
+        assert table.loc[name(stem), "verdict"] == "PASS"
+    expected_op = {"NegGradNotNegated": {"neg"}, "SigmoidMissingOneMinus": {"sigmoid"},
+                   "PowerRuleOffByOne": {"powc", "square"},  # x ** 2 is the same power rule
+                   "ExpDerivativeOfInput": {"exp"}}  # fmt: skip
+    for i, bug in enumerate(zoo):
+        row = table.loc[name(f"s{i}_{bug}")]
+        assert row["verdict"] == "FAIL"
+        assert row["first_failing_op"] in expected_op[bug]
+    for stem in ("broken", "no_class"):
+        assert table.loc[name(stem), "verdict"] == "COULD NOT LOAD"
+    assert table.loc["micrograd", "verdict"] == "FAIL"
+    assert (out / "grades.html").read_text().count("<tr>") == 11
+    assert (out / "alice" / "conformance.html").exists()
+
+
+def test_grade_without_engines_is_a_usage_error(tmp_path: Path) -> None:
+    _assert_one_line_error(conformance("grade", str(tmp_path)), "nothing to grade")
+    _assert_one_line_error(conformance("grade", str(tmp_path / "nope")), "not a folder")
+
+
+def test_check_engine_docs_example_runs(tmp_path: Path) -> None:
+    test = tmp_path / "test_mine.py"
+    test.write_text(
+        textwrap.dedent("""
+        from conformance import check_engine
+        from refimpl import Value
+
+        def test_my_engine_matches_torch():
+            result = check_engine(Value, suites=["examples"])
+            assert result.passed, result.report()
+    """)
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(test)],
+        capture_output=True, text=True, cwd=tmp_path, env=env,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout
