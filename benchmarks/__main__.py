@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from importlib.metadata import version
 
 from benchmarks.graphs import ENGINE_NAMES, Plan, draw_plan
+from benchmarks.harness import harness_section
 from benchmarks.memory import measure_in_subprocess
 from benchmarks.timing import Timing, recursion_limit, time_plan
 
@@ -24,6 +25,10 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--chain", type=int, default=1_000_000, help="length of y = y + x chain")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random graph")
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
+    parser.add_argument(
+        "--only", choices=("engines", "harness"), default=None,
+        help="only the engines' section (refimpl, micrograd, torch) or the suite's (harness)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     if args.quick:
         args.ops, args.repeat, args.chain = min(args.ops, 300), 1, min(args.chain, 5_000)
@@ -159,9 +164,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"refimpl and torch at the default ({sys.getrecursionlimit():,}).",
         "",
     ]
-    speed, agree = _speed_section(args, plan)
-    memory, memory_ok = _memory_section(args)
-    print("\n".join([*header, *speed, "", *memory]))
+    agree = memory_ok = True
+    if args.only != "harness":
+        speed, agree = _speed_section(args, plan)
+        memory, memory_ok = _memory_section(args)
+        print("\n".join([*header, *speed, "", *memory]), flush=True)
+    if args.only != "engines":
+        print("\n" + "\n".join(harness_section(args.quick)))
     return 0 if agree and memory_ok else 1
 
 

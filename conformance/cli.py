@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import secrets
 import signal
 import sys
@@ -11,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from conformance.options import (
+    DEFAULT_JOBS,
     DEFAULT_TIMEOUT,
     EXIT_INTERRUPTED,
     EXIT_USAGE,
@@ -73,6 +73,17 @@ def _timeout(text: str) -> float:
     return value
 
 
+def _shard(text: str) -> tuple[int, int]:
+    k, sep, n = text.partition("/")
+    try:
+        shard = int(k), int(n)
+    except ValueError:
+        shard = None
+    if not sep or shard is None or not 1 <= shard[0] <= shard[1]:
+        raise argparse.ArgumentTypeError(f"{text!r} is not K/N with 1 <= K <= N, like 2/4")
+    return shard
+
+
 def _suites(text: str) -> tuple[str, ...]:
     names = tuple(s.strip() for s in text.split(",") if s.strip())
     unknown = [s for s in names if s not in SUITE_NAMES]
@@ -124,8 +135,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", default="reports", metavar="DIR", help="report folder (default reports)"
     )
     r.add_argument(
-        "--jobs", type=_positive_int, default=1, metavar="N",
-        help="engine worker processes (default 1)",
+        "--jobs", type=_positive_int, default=DEFAULT_JOBS, metavar="N",
+        help=f"checker processes, each with its own engine worker (default: all cores, "
+        f"{DEFAULT_JOBS}); the CSV is the same whatever N is",
+    )  # fmt: skip
+    r.add_argument(
+        "--shard", type=_shard, default=None, metavar="K/N",
+        help="run only the K-th of N slices of the cases; `merge` joins the shards' outputs",
     )  # fmt: skip
     r.add_argument(
         "--timeout", type=_timeout, default=DEFAULT_TIMEOUT, metavar="SECONDS",
@@ -147,6 +163,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--case", action="append", default=[], metavar="ID",
         help="run only this case id (repeatable), as printed in the reports",
     )  # fmt: skip
+    r.add_argument(
+        "--baseline", default=None, metavar="DIR",
+        help="an earlier run's --out folder: list new failures, fixed ones and grown errors",
+    )  # fmt: skip
     p = sub.add_parser(
         "replay", help="re-run one case from a reproducer file", epilog=EPILOG,
         description="Re-run the case in a reproducer file (DIR/failures/*.json) or a bare graph "
@@ -158,6 +178,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--timeout", type=_timeout, default=DEFAULT_TIMEOUT, metavar="SECONDS",
         help=f"limit per engine call (default {DEFAULT_TIMEOUT:g})",
     )  # fmt: skip
+    from conformance.check import add_check_parser
+
+    add_check_parser(sub, EPILOG, _timeout)
     g = sub.add_parser(
         "grade", help="check many engines on the same cases, one comparison", epilog=EPILOG,
         description="Check every FILE.py:ATTR in DIR (and each --engine) on the same cases; "
@@ -172,7 +195,31 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--seed", type=_seed, default=0, metavar="N|random")
     g.add_argument("--max-nodes", type=_positive_int, default=RunOptions.max_nodes, metavar="N")
     g.add_argument("--timeout", type=_timeout, default=DEFAULT_TIMEOUT, metavar="SECONDS")
+    m = sub.add_parser(
+        "merge", help="join the outputs of --shard K/N runs into one report", epilog=EPILOG,
+        description="Join the reports of the shards of one run (--shard 1/N ... N/N) into one, "
+        "whose CSV is the unsharded run's. Exit code as for run.",
+    )  # fmt: skip
+    m.add_argument("dirs", nargs="+", metavar="DIR", help="the shards' --out folders")
+    m.add_argument("--out", default="reports", metavar="DIR", help="where to write (reports)")
     return parser
+
+
+def _merge(args: argparse.Namespace) -> int:
+    from conformance.merge import merge
+    from conformance.spec import SpecError
+
+    out = Path(args.out)
+    try:
+        outcome = merge([Path(d) for d in args.dirs], out)
+    except SpecError as exc:
+        raise UsageError(str(exc)) from None
+    except OSError as exc:
+        raise UsageError(f"cannot write to --out {args.out!r}: {exc}") from None
+    print(f"merged {len(args.dirs)} shards: {outcome.cases} cases, {len(outcome.frame)} rows")
+    print(f"  {out / 'conformance.csv'}")
+    print(outcome.message)
+    return outcome.exit_code
 
 
 def _grade(args: argparse.Namespace) -> int:
@@ -205,6 +252,12 @@ def _grade(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check(args: argparse.Namespace) -> int:
+    from conformance.check import check_command
+
+    return check_command(args)
+
+
 def _replay(args: argparse.Namespace) -> int:
     from conformance.engines import EngineLoadError
     from conformance.replay import replay
@@ -228,6 +281,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _replay(args)
         if args.command == "grade":
             return _grade(args)
+        if args.command == "check":
+            return _check(args)
+        if args.command == "merge":
+            return _merge(args)
         if args.command != "run":
             raise UsageError("say what to do: `python -m conformance run` (see --help)")
         out = Path(args.out)
@@ -247,26 +304,33 @@ def main(argv: Sequence[str] | None = None) -> int:
             jobs=args.jobs,
             timeout=args.timeout,
             only=tuple(args.case),
+            shard=args.shard,
             profile=args.profile,
             steps=args.steps,
         )
     except UsageError as exc:
         print(f"conformance: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    return _run(options, out, args.xfails)
+    return _run(options, out, args.xfails, args.baseline)
 
 
-def _run(options: RunOptions, out: Path, xfails_file: str | None = None) -> int:
+def _run(
+    options: RunOptions, out: Path, xfails_file: str | None = None, baseline_dir: str | None = None
+) -> int:
     # Imported here: they bring torch, which a bad option should not wait for.
+    from conformance import baseline
     from conformance.engines import EngineLoadError
     from conformance.report import PartialRows, prepare_out, write_reports
     from conformance.runner import run
     from conformance.spec import SpecError
+    from conformance.terminal import Progress, print_outcome
     from conformance.xfails import load_xfails
 
     try:
         xfails = load_xfails(Path(xfails_file)) if xfails_file else None
-    except SpecError as exc:
+        # Read before prepare_out: the baseline may be the very folder this run writes.
+        reference = baseline.load(Path(baseline_dir)) if baseline_dir else None
+    except (SpecError, baseline.BaselineError) as exc:
         print(f"conformance: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     try:
@@ -274,18 +338,18 @@ def _run(options: RunOptions, out: Path, xfails_file: str | None = None) -> int:
     except OSError as exc:
         print(f"conformance: error: cannot write to --out {str(out)!r}: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    tty = sys.stdout.isatty()
-
-    def progress(done: int, total: int) -> None:
-        if tty and (done % 50 == 0 or done == total):
-            print(f"\r{done}/{total} cases", end="" if done < total else "\n", flush=True)
-
+    progress = Progress()
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         with PartialRows(out) as partial:
             outcome = run(options, progress, on_rows=partial.write, xfails=xfails)
+            progress.finish()
+            comparison = None
+            if reference is not None and not outcome.interrupted:
+                comparison = baseline.compare(reference, outcome.frame, options)
+                outcome.message += f" ({comparison.summary()})"
             try:
-                paths = write_reports(outcome, options, out)
+                paths = write_reports(outcome, options, out, baseline=comparison)
             except OSError as exc:
                 print(f"conformance: error: cannot write reports to {str(out)!r}: {exc}; "
                       f"the rows so far are in {partial.path}", file=sys.stderr)  # fmt: skip
@@ -298,18 +362,9 @@ def _run(options: RunOptions, out: Path, xfails_file: str | None = None) -> int:
         print("conformance: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     finally:
+        progress.finish()
         signal.signal(signal.SIGTERM, previous)
-    print(
-        f"engine {options.engine}, seed {options.seed}: {outcome.cases} cases, "
-        f"{len(outcome.frame)} rows in {outcome.elapsed:.1f} s"
-    )
-    for kind in ("csv", "summary", "json", "html", "training"):
-        print(f"  {os.fspath(paths[kind])}")
-    for path in paths["failures"]:
-        print(f"  reproducer: {os.fspath(path)} (and .py)")
-    for warning in outcome.warnings:
-        print(f"conformance: warning: {warning}", file=sys.stderr)
-    print(outcome.message)
+    print_outcome(outcome, options, paths, comparison)
     return outcome.exit_code
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from conformance.engines.result import EngineResult
@@ -12,7 +13,15 @@ from conformance.records import Record
 from conformance.spec import GraphSpec
 from conformance.tolerance import EPS, Bounds
 
-__all__ = ["Case", "agree", "compare_case", "errors", "ulp_distance"]
+__all__ = [
+    "Case",
+    "agree",
+    "compare_case",
+    "errors",
+    "grad_verdict",
+    "oracles_agree",
+    "ulp_distance",
+]
 
 # Finite differences agree with torch when within this many times their own error estimate.
 FD_TRUST = 10.0
@@ -119,27 +128,39 @@ def compare_case(
         if none:  # no gradient reached it, in the engine's words: 0 for the comparison
             act = 0.0
         fd_value = fd.grads[k] if fd is not None else None
-        what = f"dL/d{name} ({loss})"
-        if fd is not None and not _oracles_agree(exp, fd, k, t, tol.forward_error, spec, reference):
-            status = "unverified"
-            detail = (
-                f"{what}: torch ({_g(exp)}) and finite differences ({_g(fd_value)}) disagree: "
-                "a kink or an ill-conditioned point, so the engine is not judged"
-            )
-        elif agree(exp, act, t):
-            status, detail = "pass", f"{what} = {_g(act)} matches torch"
-        else:
-            status = "fail"
-            detail = (
-                f"{what} is {_g(act)} but torch computes {_g(exp)} "
-                f"(error {_g(errors(exp, act)[0])} > tolerance {_g(t)}"
-                + (f"; finite differences: {_g(fd_value)})" if fd_value is not None else ")")
-            )
+        verified = fd is None or oracles_agree(exp, fd, k, t, tol.forward_error, spec, reference)
+        status, detail = grad_verdict(f"dL/d{name} ({loss})", exp, act, t, fd_value, verified)
         rows.append(row("grad", name, exp, act, fd_value, t, status, detail))
     return rows
 
 
-def _oracles_agree(
+def grad_verdict(
+    what: str,
+    expected: float,
+    actual: float,
+    tolerance: float,
+    fd_value: float | None,
+    verified: bool,
+    matches: str = "",
+    fmt: Callable[[float], str] = _g,
+) -> tuple[str, str]:
+    """The status of one gradient and the sentence that explains it; `verified` says whether
+    torch and finite differences agree; `matches` is added to a passing row's sentence."""
+    if not verified:
+        return "unverified", (
+            f"{what}: torch ({fmt(expected)}) and finite differences ({fmt(fd_value)}) disagree: "
+            "a kink or an ill-conditioned point, so the engine is not judged"
+        )
+    if agree(expected, actual, tolerance):
+        return "pass", f"{what} = {fmt(actual)} matches torch{matches}"
+    fd_text = f"; finite differences: {fmt(fd_value)}" if fd_value is not None else ""
+    return "fail", (
+        f"{what} is {fmt(actual)} but torch computes {fmt(expected)} "
+        f"(error {_g(errors(expected, actual)[0])} > tolerance {_g(tolerance)}{fd_text})"
+    )
+
+
+def oracles_agree(
     torch_grad: float,
     fd: FiniteDifferences,
     k: int,

@@ -18,7 +18,7 @@ from __future__ import annotations
 import random
 
 from conformance.checkers import EngineCall, checker
-from conformance.compare import Case, _oracles_agree, agree, errors
+from conformance.compare import Case, agree, errors, grad_verdict, oracles_agree
 from conformance.engines.result import EngineResult
 from conformance.generate import sub_seed
 from conformance.neurons import (
@@ -149,21 +149,10 @@ def check_neuron(case: Case, engine: str, result: EngineResult, call: EngineCall
     grads = [0.0 if g is None else g for g in result.grads]
     for k, name in enumerate(names):
         exp, act, t = torch_side.grads[name], grads[k], tol.grads[k]
-        if not _oracles_agree(exp, fd, k, t, tol.forward_error, spec, reference):
-            status = "unverified"
-            detail = (
-                f"dL/d{name}: torch ({_g(exp)}) and finite differences ({_g(fd.grads[k])}) "
-                "disagree: a kink or an ill-conditioned point, so the engine is not judged"
-            )
-        elif agree(exp, act, t):
-            status, detail = "pass", f"dL/d{name} = {_g(act)} matches torch{said(name)}"
-        else:
-            status = "fail"
-            detail = (
-                f"dL/d{name} is {_g(act)} but torch computes {_g(exp)} (error "
-                f"{_g(errors(exp, act)[0])} > tolerance {_g(t)}; finite differences: "
-                f"{_g(fd.grads[k])})"
-            )
+        verified = oracles_agree(exp, fd, k, t, tol.forward_error, spec, reference)
+        status, detail = grad_verdict(
+            f"dL/d{name}", exp, act, t, fd.grads[k], verified, said(name), fmt=_g
+        )
         rows.append(row("grad", name, exp, act, t, status, detail, fd.grads[k]))
 
     n = len(spec.step.params)

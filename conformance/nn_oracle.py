@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from conformance.engines.torch_engine import sgd_step
 from conformance.neurons import KINKED, Model, NetworkSpec
 
 __all__ = ["TorchNet", "batched_losses", "torch_net", "torch_sgd", "torch_training"]
@@ -84,7 +85,7 @@ def torch_net(model: Model, lr: float) -> TorchNet:
     loss.backward()
     names = net.param_names() + net.input_leaf_names()
     values = _flat(params, grads=True) + x.grad.reshape(-1).tolist()
-    torch.optim.SGD(params, lr=lr).step()
+    sgd_step(params, lr)
     return TorchNet(
         loss=loss.item(),
         predictions=tuple(y_hat.tolist()),
@@ -99,7 +100,7 @@ def torch_sgd(model: Model, grads: Sequence[float], lr: float) -> list[float]:
     params = _tensors(net, net.param_values())
     for p, g in zip(params, _tensors(net, grads)):
         p.grad = g.detach()
-    torch.optim.SGD(params, lr=lr).step()
+    sgd_step(params, lr)
     return _flat(params)
 
 
@@ -142,8 +143,8 @@ Nudge = Callable[[int, list[float]], list[float]]
 
 
 def torch_training(model: Model, lr: float, steps: int, nudge: Nudge | None = None) -> Trajectory:
-    """`steps` steps of torch.optim.SGD on the whole batch; `nudge(k, params)` may move the
-    parameters before step k (the rounding envelope's perturbed runs)."""
+    """`steps` steps of SGD (torch.optim.SGD's update) on the whole batch; `nudge(k, params)`
+    may move the parameters before step k (the rounding envelope's perturbed runs)."""
     net = model.network()
     values = net.param_values()
     if nudge is not None:
@@ -151,16 +152,16 @@ def torch_training(model: Model, lr: float, steps: int, nudge: Nudge | None = No
     params = _tensors(net, values)
     x = torch.tensor(net.inputs, dtype=DTYPE)
     y = torch.tensor(net.targets, dtype=DTYPE)
-    opt = torch.optim.SGD(params, lr=lr)
     losses, history = [], [tuple(values)]
     for k in range(steps + 1):
-        opt.zero_grad()
+        for p in params:
+            p.grad = None
         loss = _loss(net.loss, _forward(net, params, x), y)
         losses.append(loss.item())
         if k == steps:
             break
         loss.backward()
-        opt.step()
+        sgd_step(params, lr)
         values = _flat(params)
         if nudge is not None:
             values = nudge(k + 1, values)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 __all__ = [
+    "DEFAULT_JOBS",
     "DEFAULT_TIMEOUT",
     "EXIT_FAILED",
     "EXIT_INTERRUPTED",
@@ -25,6 +27,7 @@ EXIT_INTERRUPTED = 130  # Ctrl-C: the rows so far are written
 SUITE_NAMES = ("examples", "graphs", "edges", "semantics", "neurons", "training")
 PROFILES = ("quick", "thorough")
 DEFAULT_TIMEOUT = 30.0  # seconds per engine call
+DEFAULT_JOBS = os.cpu_count() or 1
 
 
 @dataclass(frozen=True)
@@ -33,12 +36,13 @@ class RunOptions:
 
     engine: str = "refimpl"
     suites: tuple[str, ...] = SUITE_NAMES
-    cases: int = 300
+    cases: int = 2000
     seed: int = 0
     max_nodes: int = 30
     out: str = "reports"
-    jobs: int = 1
+    jobs: int = DEFAULT_JOBS
     timeout: float = DEFAULT_TIMEOUT
     only: tuple[str, ...] = ()
     profile: str = "quick"  # thorough: the 1,000,000-node chain and the like
     steps: int = 50  # SGD steps of each training case
+    shard: tuple[int, int] | None = None  # (k, n): the k-th of n contiguous slices of the cases

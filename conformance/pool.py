@@ -173,11 +173,13 @@ class EnginePool:
         self._workers: list[_Worker] = []
         self._closed = threading.Event()
 
-    def start(self, load_timeout: float = 120.0) -> str:
-        """Load the engine in every worker; EngineLoadError (one line) when it cannot load."""
+    def start(self, load_timeout: float = 120.0, probe: bool = True) -> str:
+        """Load the engine in every worker; EngineLoadError (one line) when it cannot load.
+        With `probe`, first ask which op variants it lacks (`self.unsupported`)."""
         first = _Worker(self.engine)
         self.name = first.handshake(load_timeout)
-        first = self._probe_all(first, load_timeout)
+        if probe:
+            first = self._probe_all(first, load_timeout)
         self._workers = [first]
         for _ in range(self.jobs - 1):
             w = _Worker(self.engine)

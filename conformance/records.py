@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import astuple, dataclass, fields
+from dataclasses import dataclass, fields
 
 import pandas as pd
 
@@ -45,7 +45,8 @@ COLUMNS = tuple(f.name for f in fields(Record))
 
 def to_frame(records: list[Record]) -> pd.DataFrame:
     """The records as a DataFrame with the fixed columns, in the order they were made."""
-    frame = pd.DataFrame([astuple(r) for r in records], columns=list(COLUMNS))
+    # Plain attribute reads: dataclasses.astuple deep-copies every field, ten times slower.
+    frame = pd.DataFrame([tuple(r.__dict__.values()) for r in records], columns=list(COLUMNS))
     for col in ("expected", "actual", "fd", "abs_err", "rel_err", "ulp", "tolerance"):
         frame[col] = frame[col].astype("float64")
     return frame

@@ -1,22 +1,21 @@
-"""Reports: the CSV of every record, the summary CSV, run.json, and a plain HTML page."""
+"""Reports: the CSV of every record, the summary CSV, run.json, junit.xml and the HTML page."""
 
 from __future__ import annotations
 
 import contextlib
 import csv
-import html
 import json
 import os
 import platform
 from collections.abc import Callable
-from dataclasses import astuple
 from pathlib import Path
 
 import pandas as pd
 
 from conformance.coverage import coverage_frame
+from conformance.html_report import render as render_html
+from conformance.junit import write_junit
 from conformance.records import COLUMNS, STATUSES
-from conformance.report_neurons import seed_section, training_section
 from conformance.reproducers import write_failures
 from conformance.spec import SCHEMA_VERSION
 from conformance.training import training_table
@@ -24,15 +23,29 @@ from conformance.training import training_table
 __all__ = ["summarize", "write_reports"]
 
 
+SUMMARY_COLUMNS = ["suite", "op", "cases", "pass_rate", "worst_error", *STATUSES, "rows"]
+
+
 def summarize(frame: pd.DataFrame) -> pd.DataFrame:
-    """Counts by suite, op and status, one column per status, in a fixed order."""
+    """By suite and op: cases, pass rate, the worst error (as a fraction of its tolerance) and
+    the count of each status; the groups that fail the gate first."""
     if frame.empty:
-        return pd.DataFrame(columns=["suite", "op", *STATUSES, "rows"])
-    table = frame.groupby(["suite", "op", "status"]).size().unstack("status", fill_value=0)
+        return pd.DataFrame(columns=SUMMARY_COLUMNS)
+    keys = ["suite", "op"]
+    table = frame.groupby([*keys, "status"]).size().unstack("status", fill_value=0)
     table = table.reindex(columns=list(STATUSES), fill_value=0)
     table["rows"] = table.sum(axis=1)
     table.columns.name = None
-    return table.reset_index().sort_values(["suite", "op"], kind="stable").reset_index(drop=True)
+    groups = frame.groupby(keys)
+    table["cases"] = groups["case"].nunique()
+    judged = table[["pass", "fail", "error", "xfail", "xpass"]].sum(axis=1)
+    table["pass_rate"] = ((table["pass"] + table["xfail"]) / judged.where(judged > 0)).round(4)
+    ratio = (frame["abs_err"] / frame["tolerance"]).where(frame["tolerance"] > 0)
+    table["worst_error"] = ratio.groupby([frame["suite"], frame["op"]]).max().astype(float)
+    table = table.reset_index()
+    failing = table[["fail", "error", "xpass"]].sum(axis=1) > 0
+    table = table.assign(_failing=~failing).sort_values(["_failing", *keys], kind="stable")
+    return table[SUMMARY_COLUMNS].reset_index(drop=True)
 
 
 def _versions() -> dict:
@@ -100,7 +113,7 @@ class PartialRows:
     def write(self, rows: list) -> None:
         """Append one case's rows and flush them to disk."""
         for r in rows:
-            self._writer.writerow(["" if v is None else v for v in astuple(r)])
+            self._writer.writerow(["" if v is None else v for v in r.__dict__.values()])
         self._file.flush()
 
     def __exit__(self, *exc: object) -> None:
@@ -110,9 +123,12 @@ class PartialRows:
                 self.path.unlink()
 
 
-def write_reports(outcome, options, out: Path) -> dict:
+def write_reports(
+    outcome, options, out: Path, extra_failure_files: list[Path] = (), baseline=None
+) -> dict:
     """Write every report into `out`; returns the paths by kind. Raises OSError, writing nothing
-    half: a report that cannot be written whole is left as it was."""
+    half: a report that cannot be written whole is left as it was. `baseline`, a
+    baseline.Comparison, adds what changed since an earlier run to run.json and the page."""
     out.mkdir(parents=True, exist_ok=True)
     frame = outcome.frame
     paths = {
@@ -121,8 +137,10 @@ def write_reports(outcome, options, out: Path) -> dict:
         "json": out / "run.json",
         "html": out / "conformance.html",
         "training": out / "training.csv",
+        "junit": out / "junit.xml",
     }
     failure_files = write_failures(outcome.failures, out, options.engine)
+    failure_files += list(extra_failure_files)
     _atomic(
         paths["csv"],
         lambda p: frame.to_csv(p, index=False, columns=list(COLUMNS), lineterminator="\n"),
@@ -147,6 +165,10 @@ def write_reports(outcome, options, out: Path) -> dict:
             "jobs": options.jobs,
             "timeout": options.timeout,
             "only": list(options.only),
+            "profile": options.profile,
+            "steps": options.steps,
+            "shard": list(options.shard) if options.shard else None,
+            "engine": options.engine,
         },
         "versions": _versions(),
         "cases": outcome.cases,
@@ -160,91 +182,14 @@ def write_reports(outcome, options, out: Path) -> dict:
     meta["failures"] = [str(p) for p in failure_files]
     meta["warnings"] = list(outcome.warnings)
     meta["unsupported"] = sorted(set(coverage[~coverage["supported"]]["form"]))
+    meta["unsupported_variants"] = sorted(
+        [op, pattern, param] for op, pattern, param in outcome.unsupported
+    )
+    if baseline is not None:
+        meta["baseline"] = baseline.to_dict()
     _atomic(paths["json"], lambda p: p.write_text(json.dumps(meta, indent=2) + "\n"))
-    _atomic(paths["html"], lambda p: p.write_text(_html(frame, summary, meta)))
+    _atomic(paths["junit"], lambda p: write_junit(frame, meta, p))
+    page = render_html(frame, summary, meta, outcome.failures, baseline)
+    _atomic(paths["html"], lambda p: p.write_text(page, encoding="utf-8"))
     paths["failures"] = failure_files
     return paths
-
-
-# The HTML table leaves out what the page header already says (engine) and the error columns
-# that the CSV keeps; the reproduce command stays, for copying.
-_HTML_COLUMNS = (
-    "suite", "case", "check", "node", "op", "expected", "actual", "fd", "tolerance", "status",
-    "detail", "reproduce",
-)  # fmt: skip
-
-
-def _coverage_section(meta: dict) -> str:
-    """The op variants the engine lacks: random graphs avoid them; fixed cases show skip rows."""
-    missing = meta.get("unsupported", [])
-    if not missing:
-        return ""
-    forms = ", ".join(f"<code>{html.escape(f)}</code>" for f in missing)
-    return (
-        f"<h2>Coverage</h2><p>The engine cannot build {len(missing)} op forms: {forms}. "
-        "Random graphs avoid them; fixed cases that need them are skipped. "
-        "coverage.csv lists every form.</p>"
-    )
-
-
-def _failures_section(meta: dict) -> str:
-    """Each distinct failure: what is wrong, on which minimal graph, and how to replay it."""
-    items = []
-    for path in meta.get("failures", []):
-        try:
-            d = json.loads(Path(path).read_text())
-        except (OSError, ValueError):
-            continue
-        e = html.escape
-        hint = f"<br>Hint: {e(d['hint'])}" if d.get("hint") else ""
-        first = f"<br>First wrong: {e(d['first_wrong'])}" if d.get("first_wrong") else ""
-        items.append(
-            f"<li><b>{e(d['op'])}</b> ({e(d['check'])}, {e(d['status'])}) on "
-            f"<code>{e(d['formula'][:300])}</code>{first}{hint}<br>"
-            f"<code>python -m conformance replay {e(path)}</code></li>"
-        )
-    if not items:
-        return ""
-    return "<h2>Distinct failures, shrunk to minimal graphs</h2><ul>" + "".join(items) + "</ul>"
-
-
-def _html(frame: pd.DataFrame, summary: pd.DataFrame, meta: dict) -> str:
-    ok = meta["exit_code"] == 0
-    colour = "#1a7f37" if ok else "#cf222e"
-    not_passed = frame[frame["status"] != "pass"] if len(frame) else frame
-    shown = not_passed.head(500)[list(_HTML_COLUMNS)]
-    rows_html = (
-        shown.to_html(index=False, na_rep="", float_format=lambda x: f"{x:.6g}")
-        if len(shown)
-        else "<p>Every row passed.</p>"
-    )
-    more = f"<p>{len(not_passed) - len(shown)} more rows in conformance.csv.</p>" * (
-        len(not_passed) > len(shown)
-    )
-    options = html.escape(json.dumps(meta["options"]))
-    versions = html.escape(", ".join(f"{k} {v}" for k, v in meta["versions"].items()))
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<title>Conformance: {html.escape(meta["engine"])}</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 2em; }}
-table {{ border-collapse: collapse; font-size: 0.9em; }}
-td, th {{ border: 1px solid #ccc; padding: 0.2em 0.5em; vertical-align: top; }}
-td:nth-last-child(2) {{ min-width: 30em; }}
-td:last-child {{ font-family: monospace; font-size: 0.85em; }}
-.verdict {{ color: {colour}; font-size: 1.6em; font-weight: bold; }}
-</style></head><body>
-<h1>Backprop conformance: {html.escape(meta["engine"])}</h1>
-<p class="verdict">{html.escape(meta["verdict"])}</p>
-<p>Seed {meta["options"]["seed"]}; options {options}; {versions}.</p>
-{seed_section(frame)}
-{_failures_section(meta)}
-{_coverage_section(meta)}
-<h2>By suite and op</h2>
-{summary.to_html(index=False)}
-<h2>Rows that did not pass</h2>
-{rows_html}
-{more}
-{training_section(frame)}
-</body></html>
-"""

@@ -19,6 +19,7 @@ __all__ = ["FAILURE_KIND", "Failure", "failure_key", "find_failures", "write_fai
 
 FAILURE_KIND = "conformance-failure"
 MAX_SHRUNK = 20  # distinct failures shrunk per run: a broken engine must not make the run slow
+KEEP_RESULT_NODES = 40  # a minimal spec this small keeps the engine's result: the report draws it
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,9 @@ class Failure:
     case: Case
     spec: GraphSpec
     rows: tuple[Record, ...]
+    # The engine's result on `spec` (the report draws it beside torch's); None for an error, or
+    # a graph too large to draw.
+    result: EngineResult | None = None
 
     @property
     def case_id(self) -> str:
@@ -73,31 +77,36 @@ def find_failures(
         if not todo:
             continue
         target = todo[0]
-        spec, rows = case.spec, tuple(bad)
+        spec, rows, result = case.spec, tuple(bad), None
         if case.kind == "graph" and len(failures) < MAX_SHRUNK:
-            spec, rows = _shrunk(case, target, check, call)
+            spec, rows, result = _shrunk(case, target, check, call)
+        if result is None and target.status == "fail" and len(spec.nodes) <= KEEP_RESULT_NODES:
+            result = call(spec)  # one more call: the report draws the engine's numbers
         pinned = [r for r in rows if _matches(r, target)] or [target]
         covered.update((o, r.check, r.status) for r in pinned for o in _ops(r))
-        failures.append(Failure(failure_key(pinned[0]), case, spec, rows))
+        failures.append(Failure(failure_key(pinned[0]), case, spec, rows, result))
     return failures
 
 
-def _shrunk(case: Case, target: Record, check, call) -> tuple[GraphSpec, tuple[Record, ...]]:
-    found: dict[str, tuple[Record, ...]] = {}
+def _shrunk(
+    case: Case, target: Record, check, call
+) -> tuple[GraphSpec, tuple[Record, ...], EngineResult | None]:
+    found: dict[str, tuple[tuple[Record, ...], EngineResult]] = {}
 
     def still_fails(candidate: GraphSpec) -> bool:
         trial = replace(case, spec=candidate, case_id=candidate.case_id())
-        rows = tuple(check(trial, call(candidate)))
+        result = call(candidate)
+        rows = tuple(check(trial, result))
         if any(_matches(r, target) for r in rows):
-            found[candidate.case_id()] = rows
+            found[candidate.case_id()] = rows, result
             return True
         return False
 
     spec = shrink(case.spec, still_fails)
     if spec.case_id() in found:
-        return spec, found[spec.case_id()]
+        return spec, *found[spec.case_id()]
     original = tuple(r for r in [target])  # nothing smaller failed the same way
-    return case.spec, original
+    return case.spec, original, None
 
 
 def write_failures(failures: Sequence[Failure], out: Path, engine: str) -> list[Path]:

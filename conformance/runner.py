@@ -22,6 +22,7 @@ from conformance.options import (
     RunOptions,
 )
 from conformance.oracle import FiniteDifferences, finite_differences, torch_reference
+from conformance.parallel import MIN_CASES_PER_JOB, check_in_parallel
 from conformance.pool import EnginePool, probe_capabilities
 from conformance.records import FAILING, Record, to_frame
 from conformance.reproducers import find_failures
@@ -37,6 +38,7 @@ __all__ = [
     "check_graph",
     "collect_cases",
     "consult_oracles",
+    "judge_case",
     "reproduce_command",
     "run",
     "run_in_process",
@@ -84,6 +86,9 @@ def collect_cases(options: RunOptions, unsupported: frozenset = frozenset()) -> 
         unsupported=unsupported,
     )
     cases = build_cases(options.suites, suite_options)
+    if options.shard is not None:  # contiguous: `merge` puts the shards back in order
+        k, n = options.shard
+        cases = cases[(k - 1) * len(cases) // n : k * len(cases) // n]
     if options.only:
         wanted = set(options.only)
         cases = [c for c in cases if c.case_id in wanted]
@@ -132,7 +137,7 @@ def check_graph(case: Case, engine: str, result: EngineResult, call: EngineCall)
     return check_case(case, engine, result)
 
 
-def _judge(case: Case, engine: str, result: EngineResult, call: EngineCall) -> list[Record]:
+def judge_case(case: Case, engine: str, result: EngineResult, call: EngineCall) -> list[Record]:
     """The case's checker; if checking itself breaks (say the engine's numbers make the next
     step impossible), one `error` row that says so, and the run goes on."""
     try:
@@ -178,9 +183,24 @@ def run(
     interrupted = False
     pool = None
     name = getattr(engine, "name", options.engine)
+    cases: list[Case] = []
+    unsupported: dict = {}
+    failures: list = []
+    rows_by_case: dict[str, list[Record]] = {}
+
+    def record(i: int, rows: list[Record]) -> None:
+        rows_by_case[cases[i].case_id] = rows
+        records.extend(rows)
+        if on_rows is not None:
+            on_rows(rows)
+        if progress is not None:
+            progress(i + 1, len(cases))
+
     try:
         if engine is None:
-            pool = EnginePool(options.engine, jobs=options.jobs, timeout=options.timeout)
+            # One engine worker: with several checker processes (see `parallel`), each has its
+            # own, and this one only probes the engine and serves the shrinking of failures.
+            pool = EnginePool(options.engine, jobs=1, timeout=options.timeout)
             name = pool.start()
             unsupported = pool.unsupported
             call = pool.call
@@ -192,22 +212,19 @@ def run(
             return RunOutcome(
                 to_frame([]), EXIT_NOTHING_CHECKED, "no case matched: nothing checked"
             )
-        if pool is not None:
-            results = [f.result for f in pool.submit([c.spec for c in cases])]
+        jobs = min(options.jobs, len(cases) // MIN_CASES_PER_JOB)
+        if pool is not None and jobs > 1:
+            check_in_parallel(options, cases, jobs, record)
         else:
-            results = [partial(run_in_process, engine, c.spec) for c in cases]
-        rows_by_case: dict[str, list[Record]] = {}
-        for i, (case, result) in enumerate(zip(cases, results)):
-            rows = _judge(case, options.engine, result(), call)
-            rows_by_case[case.case_id] = rows
-            records.extend(rows)
-            if on_rows is not None:
-                on_rows(rows)
-            if progress is not None:
-                progress(i + 1, len(cases))
+            if pool is not None:
+                results = [f.result for f in pool.submit([c.spec for c in cases])]
+            else:
+                results = [partial(run_in_process, engine, c.spec) for c in cases]
+            for i, (case, result) in enumerate(zip(cases, results)):
+                record(i, judge_case(case, options.engine, result(), call))
 
         def judge(case: Case, result: EngineResult) -> list[Record]:
-            return _judge(case, options.engine, result, call)
+            return judge_case(case, options.engine, result, call)
 
         if xfails:
             records, warnings = apply_xfails(records, xfails)
@@ -217,7 +234,6 @@ def run(
         failures = find_failures(cases, rows_by_case, judge, call)
     except KeyboardInterrupt:
         interrupted = True
-        failures = []
         if xfails:
             records, warnings = apply_xfails(records, xfails)
     finally:

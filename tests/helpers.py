@@ -1,8 +1,9 @@
-"""Shared test helpers: cases with their oracles computed once, and engines run in process."""
+"""Shared test helpers: the default run's cases, their oracles computed once, engines in process."""
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 
 from conformance.checkers import CHECKERS
 from conformance.compare import Case
@@ -16,26 +17,43 @@ from conformance.runner import Oracle, check_case, collect_cases, consult_oracle
 GRAPH_SUITES = tuple(s for s in RunOptions.suites if s not in ("neurons", "training"))
 
 
+_ORACLES: dict[tuple[int, str], Oracle] = {}
+
+
 @functools.lru_cache(maxsize=32)
-def judged_cases(
-    seed: int, cases: int = RunOptions.cases
-) -> tuple[tuple[Case, Oracle | None], ...]:
-    """The default run's cases for `seed`, graph cases with their oracles (computed once)."""
-    chosen = collect_cases(RunOptions(seed=seed, cases=cases, suites=GRAPH_SUITES))
-    return tuple((c, consult_oracles(c) if c.kind == "graph" else None) for c in chosen)
+def default_cases(seed: int, cases: int = RunOptions.cases) -> tuple[Case, ...]:
+    """The default run's cases for `seed` (the graph-kind suites)."""
+    return tuple(collect_cases(RunOptions(seed=seed, cases=cases, suites=GRAPH_SUITES)))
 
 
-def check_engine_rows(engine, seed: int, cases: int = RunOptions.cases) -> list[Record]:
-    """Every row the default run would write for `engine` (an engine object), in process."""
+def _oracle(seed: int, case: Case) -> Oracle:
+    # Computed once per case and test session, on first use: engines share them.
+    key = (seed, case.case_id)
+    if key not in _ORACLES:
+        _ORACLES[key] = consult_oracles(case)
+    return _ORACLES[key]
+
+
+def check_engine_rows(
+    engine,
+    seed: int,
+    cases: int = RunOptions.cases,
+    until: Callable[[list[Record]], bool] | None = None,
+) -> list[Record]:
+    """The rows the default run writes for `engine` (an engine object), in process, in case
+    order; with `until`, stop after the first case whose rows make it true."""
     name = getattr(engine, "name", "engine")
     call = functools.partial(run_in_process, engine)
     rows: list[Record] = []
-    for case, oracle in judged_cases(seed, cases):
+    for case in default_cases(seed, cases):
         result = run_in_process(engine, case.spec)
-        if oracle is not None:
-            rows.extend(check_case(case, name, result, oracle))
+        if case.kind == "graph":
+            new = check_case(case, name, result, _oracle(seed, case))
         else:
-            rows.extend(CHECKERS[case.kind](case, name, result, call))
+            new = CHECKERS[case.kind](case, name, result, call)
+        rows.extend(new)
+        if until is not None and until(new):
+            break
     return rows
 
 

@@ -389,3 +389,21 @@ def test_refimpl_passes_drawn_neurons(model: NeuronSpec) -> None:
 def test_refimpl_passes_drawn_networks(model: NetworkSpec) -> None:
     rows = judge(load_engine("refimpl"), neuron_case("neurons", "m", model))
     assert not [r.detail for r in rows if r.status in ("fail", "error")]
+
+
+def test_the_oracles_sgd_step_is_torch_optim_sgd_bit_for_bit() -> None:
+    """nn_oracle.sgd_step applies torch.optim.SGD's own update without building the optimizer."""
+    import torch
+
+    from conformance.nn_oracle import sgd_step
+
+    gen = torch.Generator().manual_seed(3)
+    for lr in (0.01, 0.5, 1e-7):
+        a = [torch.randn(5, 3, dtype=torch.float64, generator=gen) for _ in range(3)]
+        b = [t.clone() for t in a]
+        for ta, tb in zip(a, b):
+            ta.grad = torch.randn(ta.shape, dtype=torch.float64, generator=gen)
+            tb.grad = ta.grad.clone()
+        sgd_step(a, lr)
+        torch.optim.SGD(b, lr=lr).step()
+        assert all(torch.equal(ta, tb) for ta, tb in zip(a, b))

@@ -10,7 +10,7 @@ from conformance.engines.result import EngineResult
 from conformance.spec import GraphSpec
 from conformance.vocabulary import OPS
 
-__all__ = ["TorchEngine", "evaluate"]
+__all__ = ["TorchEngine", "evaluate", "sgd_step"]
 
 DTYPE = torch.float64
 
@@ -53,9 +53,9 @@ class TorchEngine:
                     leaf.grad = None  # optimizer.zero_grad(set_to_none=True)
             scaled.backward(retain_graph=True)
         stepped = None
-        if spec.step is not None:  # torch's own optimizer; a leaf without a gradient stays put
+        if spec.step is not None:  # torch's SGD update; a leaf without a gradient stays put
             params = [leaves[i] for i in spec.step.params]
-            torch.optim.SGD(params, lr=spec.step.lr).step()
+            sgd_step([p for p in params if p.grad is not None], spec.step.lr)
             stepped = tuple(p.item() for p in params)
         return EngineResult(
             value=output.item(),
@@ -64,6 +64,16 @@ class TorchEngine:
             node_grads=tuple(_grad(n) for n in nodes),
             stepped=stepped,
         )
+
+
+def sgd_step(params: list[torch.Tensor], lr: float) -> None:
+    """One step of plain SGD: the update `torch.optim.SGD.step` makes without momentum or weight
+    decay (its single-tensor path: `param.add_(grad, alpha=-lr)`; tests/test_neurons.py checks the
+    two agree bit for bit). Building the optimizer object imports torch._dynamo on first use,
+    most of a second per process, for the same arithmetic."""
+    with torch.no_grad():
+        for p in params:
+            p.add_(p.grad, alpha=-lr)
 
 
 def _grad(t: torch.Tensor) -> float:

@@ -1,0 +1,98 @@
+"""`--jobs N`: N checker processes, each with its own engine worker, share the cases.
+
+The oracles (torch, finite differences, the error bounds, the neuron checks) cost far more than
+most engines, so they run in parallel too: checker k takes every case whose index is k mod N,
+runs the engine and the checker, and sends each case's rows back. The parent puts them in case
+order, so the CSV is the same byte for byte whatever N is.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import signal
+import sys
+from collections.abc import Callable, Sequence
+from multiprocessing.connection import wait
+
+from conformance.compare import Case
+from conformance.options import RunOptions
+from conformance.records import Record
+
+__all__ = ["MIN_CASES_PER_JOB", "check_in_parallel"]
+
+# Below this many cases a job, starting a checker (torch's import) costs more than it saves.
+MIN_CASES_PER_JOB = 100
+_CTX = multiprocessing.get_context("spawn")
+
+
+def _checker(conn, options: RunOptions, cases: list[tuple[int, Case]]) -> None:
+    """One checker process: an engine pool of one, the cases it was given, rows back."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # close the engine worker on the way
+    from conformance.pool import EnginePool
+    from conformance.runner import judge_case
+
+    pool = EnginePool(options.engine, jobs=1, timeout=options.timeout)
+    try:
+        pool.start(probe=False)
+        futures = pool.submit([c.spec for _, c in cases])
+        for (index, case), fut in zip(cases, futures):
+            conn.send((index, judge_case(case, options.engine, fut.result(), pool.call)))
+        conn.send(("done", None))
+    except Exception as exc:
+        conn.send(("failed", f"{type(exc).__name__}: {exc}"))
+    finally:
+        pool.close()
+
+
+def check_in_parallel(
+    options: RunOptions,
+    cases: Sequence[Case],
+    jobs: int,
+    on_case: Callable[[int, list[Record]], None],
+) -> None:
+    """Check every case in `jobs` processes; `on_case(i, rows)` is called in case order."""
+    shares = [[(i, c) for i, c in enumerate(cases) if i % jobs == k] for k in range(jobs)]
+    procs, conns = [], []
+    for share in shares:
+        parent, child = _CTX.Pipe(duplex=False)
+        # Not a daemon: a checker starts an engine worker of its own. The finally below ends it.
+        proc = _CTX.Process(target=_checker, args=(child, options, share))
+        proc.start()
+        child.close()
+        procs.append(proc)
+        conns.append(parent)
+    done: dict[int, list[Record]] = {}
+    next_index = 0
+    open_conns = list(conns)
+    try:
+        while open_conns:
+            for conn in wait(open_conns):
+                try:
+                    index, rows = conn.recv()
+                except EOFError:
+                    open_conns.remove(conn)
+                    continue
+                if index == "done":
+                    open_conns.remove(conn)
+                elif index == "failed":
+                    raise RuntimeError(f"a checker process stopped: {rows}")
+                else:
+                    done[index] = rows
+                while next_index in done:
+                    on_case(next_index, done.pop(next_index))
+                    next_index += 1
+        if next_index < len(cases):  # a checker died without a word
+            raise RuntimeError(f"the checker processes ended after {next_index} cases")
+    finally:
+        for proc in procs:
+            if proc.is_alive():
+                proc.terminate()
+        for proc in procs:
+            proc.join(5)
+            if proc.is_alive():
+                proc.kill()
+        for conn in conns:
+            with contextlib.suppress(OSError):
+                conn.close()
