@@ -136,8 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     r.add_argument(
         "--jobs", type=_positive_int, default=DEFAULT_JOBS, metavar="N",
-        help=f"checker processes, each with its own engine worker (default: all cores, "
-        f"{DEFAULT_JOBS}); the CSV is the same whatever N is",
+        help=f"checker processes, each with its own engine worker (default {DEFAULT_JOBS}); "
+        "the CSV is the same whatever N is",
     )  # fmt: skip
     r.add_argument(
         "--shard", type=_shard, default=None, metavar="K/N",
