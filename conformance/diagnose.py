@@ -172,7 +172,7 @@ def _hint(
             f"gradient from above (dL/dn{readers[0]} = {_g(g)})"
         )
     if e != 0 and math.isfinite(a / e):
-        return f"off by a factor of {_g(a / e)}"
+        return f"off by a factor of {a / e:.9g}"  # 9 digits: 1.000001 must not read 1
     return ""
 
 
