@@ -69,6 +69,10 @@ MAX_BATCH = 8
 # ----- specs -----
 
 
+def _canonical(d: dict) -> str:
+    return json.dumps(d, sort_keys=True, separators=(",", ":"))
+
+
 @dataclass(frozen=True)
 class LayerSpec:
     """One fully connected layer: weights[unit][input] (torch's Linear.weight), biases[unit]."""
@@ -160,7 +164,7 @@ class NetworkSpec:
 
     def to_json(self) -> str:
         """Canonical JSON: the same spec always gives the same text."""
-        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return _canonical(self.to_dict())
 
     def network(self) -> NetworkSpec:
         """Itself: a network is its own network."""
@@ -204,7 +208,7 @@ class NeuronSpec:
 
     def to_json(self) -> str:
         """Canonical JSON: the same spec always gives the same text."""
-        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return _canonical(self.to_dict())
 
 
 Model = NeuronSpec | NetworkSpec

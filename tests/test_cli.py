@@ -199,18 +199,29 @@ def test_a_reproduce_command_reruns_exactly_its_case(tmp_path: Path) -> None:
     assert list(again["actual"]) == list(frame[frame["case"] == row["case"]]["actual"])
 
 
-def test_interrupt_writes_the_rows_so_far_and_exits_130(tmp_path: Path) -> None:
+def start_run_hanging_at_seed_exp(out: Path) -> subprocess.Popen:
+    """A run whose engine hangs in exp, started once the cases before seed-exp are flushed."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(
         [
             sys.executable, "-m", "conformance", "run", "--engine",
             "tests.engines.hostile:HangsInExp", "--suite", "examples", "--timeout", "60",
-            "--out", str(tmp_path),
+            "--out", str(out),
         ],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
+    partial = out / ".conformance.partial.csv"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # seed-sum, seed-affine and seed-square are written
+        if partial.exists() and partial.read_text().count("seed-square") >= 2:
+            break
+        time.sleep(0.2)
+    return proc
+
+
+def test_interrupt_writes_the_rows_so_far_and_exits_130(tmp_path: Path) -> None:
+    proc = start_run_hanging_at_seed_exp(tmp_path)
     csv = tmp_path / "conformance.csv"
-    time.sleep(8)  # seed-sum, seed-affine and seed-square pass; seed-exp hangs
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, out + err

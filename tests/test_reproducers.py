@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -17,7 +16,12 @@ from conformance.generate import GraphShape, expand
 from conformance.report import _atomic
 from conformance.shrink import collect_garbage, shrink
 from conformance.spec import GraphSpec, Node
-from tests.test_cli import ROOT, _assert_one_line_error, conformance
+from tests.test_cli import (
+    ROOT,
+    _assert_one_line_error,
+    conformance,
+    start_run_hanging_at_seed_exp,
+)
 
 
 def test_collect_garbage_drops_and_renumbers_what_the_output_does_not_read() -> None:
@@ -144,21 +148,8 @@ def test_replay_of_a_bare_spec_file(tmp_path: Path) -> None:
 
 
 def test_sigterm_writes_the_rows_so_far_and_exits_130(tmp_path: Path) -> None:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen(
-        [
-            sys.executable, "-m", "conformance", "run", "--engine",
-            "tests.engines.hostile:HangsInExp", "--suite", "examples", "--timeout", "60",
-            "--out", str(tmp_path),
-        ],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+    proc = start_run_hanging_at_seed_exp(tmp_path)
     partial = tmp_path / ".conformance.partial.csv"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:  # wait until the three cases before seed-exp are flushed
-        if partial.exists() and partial.read_text().count("seed-square") >= 2:
-            break
-        time.sleep(0.2)
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, out + err

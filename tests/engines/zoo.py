@@ -185,6 +185,18 @@ class LeakySlopeEverywhere(Value):
         return out
 
 
+def _propagate(root: Value, order: list, reset: bool = True) -> None:
+    """alt.Value's backward pass over `order` (inputs first): reset intermediates, seed, push."""
+    if reset:
+        for node in order:
+            if node._children:
+                node.grad = 0.0
+    root.grad = 1.0
+    for node in reversed(order):
+        if node._backward is not None:
+            node._backward(node.grad)
+
+
 class RecursiveTopoSort(Value):
     """A recursive topological sort, as micrograd's: RecursionError on a deep graph."""
 
@@ -199,13 +211,7 @@ class RecursiveTopoSort(Value):
                 order.append(v)
 
         visit(self)
-        for node in order:
-            if node._children:
-                node.grad = 0.0
-        self.grad = 1.0
-        for node in reversed(order):
-            if node._backward is not None:
-                node._backward(node.grad)
+        _propagate(self, order)
 
 
 class IntermediatesKeepGrad(Value):
@@ -221,10 +227,7 @@ class IntermediatesKeepGrad(Value):
                 seen.add(id(node))
                 stack.append((node, True))
                 stack.extend((c, False) for c in node._children if id(c) not in seen)
-        self.grad = 1.0
-        for node in reversed(order):
-            if node._backward is not None:
-                node._backward(node.grad)
+        _propagate(self, order, reset=False)  # the bug: intermediates keep last call's gradient
 
 
 class NodeListedTwice(Value):
@@ -243,13 +246,7 @@ class NodeListedTwice(Value):
             order.append(v)
 
         visit(self)
-        for node in order:
-            if node._children:
-                node.grad = 0.0
-        self.grad = 1.0
-        for node in reversed(order):
-            if node._backward is not None:
-                node._backward(node.grad)
+        _propagate(self, order)
 
 
 TanhOffByOneInAMillion = perturbed("tanh")
