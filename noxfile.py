@@ -30,9 +30,16 @@ def _install(session: nox.Session, *args: str) -> None:
 
 @nox.session
 def conformance(session: nox.Session) -> None:
-    """Run the conformance suite on an engine (refimpl by default); its exit code is the gate."""
+    """Run the conformance suite on an engine (refimpl by default); its exit code is the gate.
+
+    refimpl follows torch to the last convention, so it is gated with --strict; an engine named
+    in the options gets the default gate (wrong math), unless --strict is given too.
+    """
     _install(session, "-e", ".")
-    session.run("python", "-m", "conformance", "run", *session.posargs)
+    args = list(session.posargs)
+    if not any(a.startswith(("--engine", "--strict")) for a in args):
+        args.append("--strict")
+    session.run("python", "-m", "conformance", "run", *args)
 
 
 @nox.session

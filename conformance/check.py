@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from conformance.expr import ExprError, parse_at, parse_expression
+from conformance.numfmt import pair
 from conformance.options import DEFAULT_TIMEOUT, EXIT_INTERRUPTED, EXIT_USAGE
 
 __all__ = ["add_check_parser", "check_command", "sign_hint"]
@@ -49,6 +50,15 @@ def add_check_parser(sub, epilog: str, timeout_type) -> None:
         "--svg", default=None, metavar="FILE",
         help="also draw the graph, the engine's numbers beside torch's, into FILE (SVG)",
     )  # fmt: skip
+
+
+def _both(engine: object, torch: object) -> tuple[str, str]:
+    """The engine's and torch's numbers, with the digits it takes to show where they differ."""
+    a, b = _float(engine), _float(torch)
+    if a is None or b is None or a == b or not (math.isfinite(a) and math.isfinite(b)):
+        return _g(a), _g(b)
+    wide = pair(a, b, digits=10)
+    return wide[0].replace("-", "−"), wide[1].replace("-", "−")
 
 
 def _g(x: float | None) -> str:
@@ -199,12 +209,11 @@ def _text(report: dict, rows) -> str:
     lines = [f"L = {report['expression']}", f"at {at}; engine {report['engine']}", ""]
     table = [("", "engine", "torch", "finite diff.", "status")]
     v = report["value"]
-    table.append(("L", _g(_float(v["engine"])), _g(_float(v["torch"])), "", v["status"]))
+    table.append(("L", *_both(v["engine"], v["torch"]), "", v["status"]))
     for name, g in report["gradients"].items():
         table.append(
-            (f"dL/d{name}", _g(_float(g["engine"])), _g(_float(g["torch"])),
-             _g(_float(g["fd"])), g["status"])
-        )  # fmt: skip
+            (f"dL/d{name}", *_both(g["engine"], g["torch"]), _g(_float(g["fd"])), g["status"])
+        )
     widths = [max(len(row[i]) for row in table) for i in range(5)]
     for row in table:
         cells = [row[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(row[1:4], widths[1:4])]

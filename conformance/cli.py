@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from conformance.options import (
+    DEFAULT_BUDGET,
     DEFAULT_JOBS,
     DEFAULT_TIMEOUT,
     EXIT_INTERRUPTED,
@@ -145,7 +146,13 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     r.add_argument(
         "--timeout", type=_timeout, default=DEFAULT_TIMEOUT, metavar="SECONDS",
-        help=f"limit per engine call (default {DEFAULT_TIMEOUT:g})",
+        help=f"limit per engine call (default {DEFAULT_TIMEOUT:g}); small graphs get less, "
+        "scaled to their size",
+    )  # fmt: skip
+    r.add_argument(
+        "--budget", type=_timeout, default=DEFAULT_BUDGET, metavar="SECONDS",
+        help=f"time for the whole run (default {DEFAULT_BUDGET:g}); once spent, the remaining "
+        "cases are error rows that say so, and the reports are written",
     )  # fmt: skip
     r.add_argument(
         "--steps", type=_positive_int, default=RunOptions.steps, metavar="K",
@@ -162,6 +169,11 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument(
         "--case", action="append", default=[], metavar="ID",
         help="run only this case id (repeatable), as printed in the reports",
+    )  # fmt: skip
+    r.add_argument(
+        "--strict", action="store_true",
+        help="differences from torch's conventions gate too (IEEE extremes, kinks, repeated "
+        "backward, recursion limits, precision): torch's semantics to the last convention",
     )  # fmt: skip
     r.add_argument(
         "--baseline", default=None, metavar="DIR",
@@ -183,11 +195,16 @@ def build_parser() -> argparse.ArgumentParser:
     add_check_parser(sub, EPILOG, _timeout)
     g = sub.add_parser(
         "grade", help="check many engines on the same cases, one comparison", epilog=EPILOG,
-        description="Check every FILE.py:ATTR in DIR (and each --engine) on the same cases; "
-        "write OUT/grades.csv, OUT/grades.html and each engine's reports in OUT/<name>/.",
+        description="Check the engine class of every DIR/*.py (and each --engine) on the same "
+        "cases; write OUT/grades.csv, OUT/grades.html and each engine's reports in OUT/<name>/. "
+        "Exit code 0 when every engine passes, 1 when one fails or cannot load.",
     )  # fmt: skip
     g.add_argument("dir", nargs="?", default=None, metavar="DIR", help="a folder of engine files")
-    g.add_argument("--attr", default="Value", help="the class (or function) in each file")
+    g.add_argument(
+        "--attr", default=None, metavar="NAME",
+        help="the class (or function) in each file (default: the class with backward(), .data "
+        "and .grad, found by reading each file)",
+    )  # fmt: skip
     g.add_argument("--engine", action="append", default=[], help="one more engine (repeatable)")
     g.add_argument("--out", default="reports/grades", metavar="DIR", help="where to write")
     g.add_argument("--suite", type=_suites, default=SUITE_NAMES, metavar="S,...")
@@ -195,6 +212,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--seed", type=_seed, default=0, metavar="N|random")
     g.add_argument("--max-nodes", type=_positive_int, default=RunOptions.max_nodes, metavar="N")
     g.add_argument("--timeout", type=_timeout, default=DEFAULT_TIMEOUT, metavar="SECONDS")
+    g.add_argument(
+        "--strict", action="store_true", help="differences from torch's conventions gate too"
+    )
     m = sub.add_parser(
         "merge", help="join the outputs of --shard K/N runs into one report", epilog=EPILOG,
         description="Join the reports of the shards of one run (--shard 1/N ... N/N) into one, "
@@ -224,32 +244,40 @@ def _merge(args: argparse.Namespace) -> int:
 
 def _grade(args: argparse.Namespace) -> int:
     engines = list(args.engine)
+    helpers: tuple[tuple[str, str], ...] = ()
     if args.dir is not None:
         folder = Path(args.dir)
         if not folder.is_dir():
             raise UsageError(f"{args.dir!r} is not a folder of engine files")
         from conformance.grade import engines_in
 
-        engines = engines_in(folder, args.attr) + engines
+        roster = engines_in(folder, args.attr)
+        engines = list(roster.engines) + engines
+        helpers = roster.helpers
     if not engines:
-        raise UsageError("nothing to grade: give a folder of .py files or --engine")
-    from conformance.grade import grade
+        found = f" ({len(helpers)} helper modules, no engine class)" if helpers else ""
+        raise UsageError(f"nothing to grade{found}: give a folder of engine files or --engine")
+    from conformance.grade import exit_code, grade
 
     options = RunOptions(
         suites=args.suite, cases=args.cases, seed=args.seed, max_nodes=args.max_nodes,
-        timeout=args.timeout,
+        timeout=args.timeout, strict=args.strict,
     )  # fmt: skip
 
     def progress(engine: str, row: dict) -> None:
-        print(f"{row['verdict']:<15} {engine}", flush=True)
+        print(f"{row['verdict']:<15} {engine}: {row['headline']}", flush=True)
 
     try:
-        grade(engines, options, Path(args.out), progress)
+        table = grade(engines, options, Path(args.out), progress, helpers)
     except OSError as exc:
         raise UsageError(f"cannot write to --out {args.out!r}: {exc}") from None
+    if helpers:
+        print("helper modules, no engine:")
+        for path, why in helpers:
+            print(f"  {path}: {why}")
     print(f"  {Path(args.out) / 'grades.csv'}")
     print(f"  {Path(args.out) / 'grades.html'}")
-    return 0
+    return exit_code(table)
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -303,10 +331,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             out=args.out,
             jobs=args.jobs,
             timeout=args.timeout,
+            budget=args.budget,
             only=tuple(args.case),
             shard=args.shard,
             profile=args.profile,
             steps=args.steps,
+            strict=args.strict,
         )
     except UsageError as exc:
         print(f"conformance: error: {exc}", file=sys.stderr)

@@ -7,6 +7,10 @@ libm differ by that much), nan where torch gives nan, infinities of the same sig
 same sign in values (gradient zeros may differ in sign: adding into a gradient that starts at +0.0
 turns torch's -0.0 into +0.0, which is a convention of accumulation, not an error).
 
+Every difference here is one of torch's conventions, not wrong math: such rows are `differs`
+(kind `ieee`) and gate only under --strict. So is Python's arithmetic exception where torch gives
+inf or nan; any other exception means the op is broken (`error`).
+
 The conventions, op by op, as torch 2.x defines them (and `refimpl` follows):
 - relu: relu'(0) = 0; relu(-0.0) = -0.0; relu(nan) = nan, and its gradient passes through.
 - leaky_relu: the slope at 0 and below; leaky_relu(nan) = nan.
@@ -21,6 +25,7 @@ The conventions, op by op, as torch 2.x defines them (and `refimpl` follows):
 from __future__ import annotations
 
 import math
+import re
 
 from conformance.checkers import EngineCall, checker
 from conformance.compare import Case, errors, ulp_distance
@@ -102,9 +107,40 @@ def _abs_tolerance(expected: float, ulps: float) -> float:
     return ulps * math.ulp(expected) if math.isfinite(expected) else 0.0
 
 
+# Python's arithmetic exceptions: where torch returns inf or nan, Python's float raises these.
+_IEEE_EXCEPTIONS = re.compile(
+    r"\b(ZeroDivisionError|OverflowError|FloatingPointError|ArithmeticError)\b"
+    r"|ValueError: math (domain|range) error"
+)
+CONVENTION = "a difference in IEEE and edge conventions, not wrong math"
+
+
+def _finding(expected: float, actual: float, ulps: float, spec: GraphSpec) -> str:
+    """What differs, in words: the finding, not the rule it broke."""
+    if any(math.isnan(x) for x in spec.leaves) and not math.isnan(actual):
+        return "at a nan input torch propagates nan, and passes the gradient through"
+    if math.isnan(expected):
+        return "torch gives nan (IEEE: nan propagates, an undefined result is nan)"
+    if math.isnan(actual):
+        return "the engine gives nan where torch has a number"
+    if math.isinf(expected):
+        return "torch gives an IEEE infinity"
+    if math.isinf(actual):
+        return "the engine gives an infinity where torch has a finite number"
+    if expected == 0 and actual == 0:
+        return "the sign of zero differs"
+    apart = ulp_distance(expected, actual)
+    if apart > 1e6:
+        at_kink = any(n.op in ("relu", "leaky_relu") for n in spec.nodes)
+        return "a different convention at the kink" if at_kink else "a different number"
+    return f"{apart:g} ULP apart (up to {ulps:g} allowed)"
+
+
 @checker("edge")
 def check_edge(case: Case, engine: str, result: EngineResult, call: EngineCall) -> list[Record]:
-    """Compare with torch at the exact point: ULP tolerance, nan and signed infinities."""
+    """Compare with torch at the exact point: ULP tolerance, nan and signed infinities. Every
+    difference here is a convention (`differs`, kind `ieee`), except an engine that raises
+    something other than an arithmetic exception: that op is broken (`error`)."""
     spec, ulps = case.spec, _ulps(case.spec)
     formula = spec.formula()
 
@@ -116,13 +152,22 @@ def check_edge(case: Case, engine: str, result: EngineResult, call: EngineCall) 
         return Record(
             case.suite, case.case_id, engine, check, node, case.op, expected, actual, None,
             abs_err, rel_err, ulp, tol, status, detail, case.reproduce,
+            kind="ieee" if status == "differs" else "",
         )  # fmt: skip
 
     if result.skip:
         return [row("run", "", None, None, "skip", f"skipped: {result.skip}")]
     if result.error:
         where = f"at {formula} with {_point(spec)}"
-        return [row("run", "", None, None, "error", f"the engine {result.error} {where}")]
+        if not _IEEE_EXCEPTIONS.search(result.error):
+            return [row("run", "", None, None, "error", f"the engine {result.error} {where}")]
+        reference = torch_reference(spec)
+        grads = ", ".join(f"{g!r}" for g in reference.grads)
+        detail = (
+            f"the engine {result.error} {where}, where torch gives {reference.value!r} "
+            f"(gradients {grads}): {CONVENTION}"
+        )
+        return [row("run", "", None, None, "differs", detail)]
     reference = torch_reference(spec)
     rows = []
     checks = [("value", "output", reference.value, result.value, True)]
@@ -134,10 +179,10 @@ def check_edge(case: Case, engine: str, result: EngineResult, call: EngineCall) 
         if edge_agree(expected, actual, ulps, zero_sign):
             status, detail = "pass", f"{what} = {actual!r} at {_point(spec)}, as torch"
         else:
-            status = "fail"
+            status = "differs"
             detail = (
-                f"{what} = {actual!r} at {_point(spec)}, but torch gives {expected!r} "
-                f"(within {ulps:g} ULP{', same sign of zero' if zero_sign else ''})"
+                f"{what} = {actual!r} at {_point(spec)}, but torch gives {expected!r}: "
+                f"{_finding(expected, actual, ulps, spec)} ({CONVENTION})"
             )
         rows.append(row(check, node, expected, actual, status, detail))
     return rows

@@ -24,7 +24,7 @@ from pandas.io.formats.style import Styler
 from conformance.baseline import LISTED
 from conformance.graph_svg import MAX_DRAWN_NODES, draw_graph
 from conformance.plots import BLUE, GREEN, RED, Series, line_chart, log_histogram, number
-from conformance.records import FAILING, STATUSES
+from conformance.records import DIFFERENCE_KINDS, FAILING, STATUSES
 from conformance.report_neurons import seed_section
 from conformance.training import ENVELOPE, training_table
 
@@ -375,6 +375,39 @@ def _coverage_section(meta: dict) -> str:
     )
 
 
+def _differences_section(frame: pd.DataFrame) -> str:
+    """The differences from torch's conventions, by kind: what torch does, what the engine does."""
+    rows = frame[frame["kind"].fillna("") != ""] if len(frame) else frame
+    if not len(rows):
+        return ""
+    gating = bool((rows["status"] != "differs").any())
+    parts = [
+        f'<h2 id="differences">Differences from torch\'s conventions ({len(rows):,})</h2>'
+        + (
+            "<p>--strict: each of these gates.</p>"
+            if gating
+            else "<p>Not wrong math, so they do not gate (--strict makes them gate).</p>"
+        )
+    ]
+    for kind, text in DIFFERENCE_KINDS.items():
+        some = rows[rows["kind"] == kind]
+        if not len(some):
+            continue
+        items = "".join(
+            f"<li><code>{escape(str(r.case))}</code> {escape(str(r.node))}: "
+            f"{escape(_cut(str(r.detail)))}</li>"
+            for r in some.head(MAX_DIFFERENCES).itertuples()
+        )
+        more = (
+            f"<li>{len(some) - MAX_DIFFERENCES:,} more</li>" if len(some) > MAX_DIFFERENCES else ""
+        )
+        parts.append(f"<h3>{escape(text)} ({len(some):,})</h3><ul>{items}{more}</ul>")
+    return "".join(parts)
+
+
+MAX_DIFFERENCES = 20
+
+
 def _rows_section(frame: pd.DataFrame) -> str:
     not_passed = frame[frame["status"] != "pass"] if len(frame) else frame
     if not len(not_passed):
@@ -411,13 +444,18 @@ def render(
         f'<h2 id="glance">At a glance</h2>{glance}',
         seed_section(frame),
         _failures_section(failures, meta.get("failures", []), meta["engine"]),
+        _differences_section(frame),
         _training_section(frame),
         _coverage_section(meta),
-        f'<h2 id="by-op">By suite and op</h2><div class="scroll">{by_op}</div>',
+        f'<h2 id="by-op">By suite and op</h2><div class="scroll">{by_op}</div>'
+        '<p class="note">worst_error: the largest |engine − torch| of a value, gradient, loss '
+        "or trained parameter, in units of its tolerance (at most 1 passes); the sign, descent "
+        "and magnitude rows have units of their own and are not in it.</p>",
         _rows_section(frame),
     ]
     names = {"baseline": "baseline", "glance": "at a glance", "failures": "failures",
              "training": "training", "coverage": "coverage", "by-op": "by op",
+             "differences": "differences",
              "rows": "rows not passed"}  # fmt: skip
     ids = [m.group(1) for part in sections if (m := re.match(r'<h2 id="([\w-]+)"', part))]
     links = " ".join(f'<a href="#{i}">{names[i]}</a>' for i in ids if i in names)

@@ -3,7 +3,9 @@
 One `<testsuite>` per suite, one `<testcase>` per case. A case with a `fail` or `xpass` row is a
 `<failure>`, one with an `error` row an `<error>` (the first such row's detail is the message,
 every such row is in the text); a case whose rows are all `skip` or `xfail` is `<skipped>`.
-`unverified` rows do not fail a case: the gate does not count them either.
+`unverified` rows do not fail a case: the gate does not count them either. Nor do `differs` rows
+(differences from torch's conventions, gating only under --strict): a case with them passes, and
+lists them in its `<system-out>`.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ def _clean(text: object) -> str:
 
 def _line(row) -> str:
     node = f" {row.node}" if isinstance(row.node, str) and row.node else ""
-    return f"[{row.status}] {row.check}{node}: {row.detail}"
+    kind = f" {row.kind}" if isinstance(row.kind, str) and row.kind else ""
+    return f"[{row.status}{kind}] {row.check}{node}: {row.detail}"
 
 
 def _case(suite_el: ET.Element, suite: str, case: str, rows: list) -> str:
@@ -50,6 +53,9 @@ def _case(suite_el: ET.Element, suite: str, case: str, rows: list) -> str:
     if statuses <= {"skip", "xfail"}:
         ET.SubElement(el, "skipped", message=_clean(rows[0].detail)[:MESSAGE_CHARS])
         return "skipped"
+    differs = [r for r in rows if r.status == "differs"]
+    if differs:
+        ET.SubElement(el, "system-out").text = _clean("\n".join(_line(r) for r in differs))
     return "passed"
 
 
@@ -61,7 +67,7 @@ def junit_xml(frame: pd.DataFrame, meta: dict) -> str:
         ET.SubElement(props, "property", name=key, value=_clean(meta.get(key, "")))
     ET.SubElement(props, "property", name="seed", value=str(meta.get("options", {}).get("seed")))
     cases: dict[str, dict[str, list]] = {}  # suite -> case -> rows, in the order of the frame
-    columns = ["suite", "case", "check", "node", "status", "detail", "reproduce"]
+    columns = ["suite", "case", "check", "node", "status", "kind", "detail", "reproduce"]
     for r in frame[columns].itertuples(index=False):
         cases.setdefault(str(r.suite), {}).setdefault(str(r.case), []).append(r)
     totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}

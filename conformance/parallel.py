@@ -12,9 +12,11 @@ import contextlib
 import multiprocessing
 import signal
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from multiprocessing.connection import wait
 
+from conformance.checkers import EngineCall
 from conformance.compare import Case
 from conformance.options import RunOptions
 from conformance.records import Record
@@ -32,13 +34,17 @@ def _checker(conn, options: RunOptions, cases: list[tuple[int, Case]]) -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # close the engine worker on the way
     from conformance.pool import EnginePool
     from conformance.runner import judge_case
+    from conformance.schedule import Schedule, shape
 
-    pool = EnginePool(options.engine, jobs=1, timeout=options.timeout)
+    # Its own limits, timeouts and budget (from its start, a second or two after the run's).
+    schedule = Schedule(options.timeout, options.budget)
+    pool = EnginePool(options.engine, jobs=1, timeout=options.timeout, gate=schedule)
     try:
         pool.start(probe=False)
-        futures = pool.submit([c.spec for _, c in cases])
+        futures = pool.submit([c.spec for _, c in cases], [shape(c) for _, c in cases])
         for (index, case), fut in zip(cases, futures):
-            conn.send((index, judge_case(case, options.engine, fut.result(), pool.call)))
+            got = schedule.refusal() if schedule.spent() else fut.result()
+            conn.send((index, judge_case(case, options.engine, got, pool.call)))
         conn.send(("done", None))
     except Exception as exc:
         conn.send(("failed", f"{type(exc).__name__}: {exc}"))
@@ -46,23 +52,47 @@ def _checker(conn, options: RunOptions, cases: list[tuple[int, Case]]) -> None:
         pool.close()
 
 
+def _check_here(conn, options: RunOptions, cases: list[tuple[int, Case]], call: EngineCall) -> None:
+    """One share in this process, on a thread, with the run's own engine worker: rows back."""
+    from conformance.runner import judge_case
+
+    try:
+        for index, case in cases:
+            conn.send((index, judge_case(case, options.engine, call(case.spec), call)))
+        conn.send(("done", None))
+    except Exception as exc:
+        with contextlib.suppress(OSError):  # the run was stopped and the pipe closed
+            conn.send(("failed", f"{type(exc).__name__}: {exc}"))
+    finally:
+        conn.close()
+
+
 def check_in_parallel(
     options: RunOptions,
     cases: Sequence[Case],
     jobs: int,
     on_case: Callable[[int, list[Record]], None],
+    call: EngineCall | None = None,
 ) -> None:
-    """Check every case in `jobs` processes; `on_case(i, rows)` is called in case order."""
+    """Check every case in `jobs` processes; `on_case(i, rows)` is called in case order.
+
+    With `call`, the run's own engine worker, this process checks one share itself: an engine
+    with a costly import loads in `jobs` workers rather than `jobs + 1`, one of them idle.
+    """
     shares = [[(i, c) for i, c in enumerate(cases) if i % jobs == k] for k in range(jobs)]
     procs, conns = [], []
-    for share in shares:
+    for k, share in enumerate(shares):
         parent, child = _CTX.Pipe(duplex=False)
+        conns.append(parent)
+        if k == 0 and call is not None:
+            args = (child, options, share, call)
+            threading.Thread(target=_check_here, args=args, daemon=True).start()
+            continue
         # Not a daemon: a checker starts an engine worker of its own. The finally below ends it.
         proc = _CTX.Process(target=_checker, args=(child, options, share))
         proc.start()
         child.close()
         procs.append(proc)
-        conns.append(parent)
     done: dict[int, list[Record]] = {}
     next_index = 0
     open_conns = list(conns)

@@ -4,7 +4,8 @@ one case (an `error` row), never the run.
 Each worker loads the engine once and serves specs over a pipe, one at a time. A call that takes
 longer than `timeout` seconds, or a worker that dies, gives an error result; the worker is
 replaced and the run goes on. `jobs` workers serve the queue in parallel; results come back in
-the order the cases were submitted, whatever order they finish in.
+the order the cases were submitted, whatever order they finish in. With a `gate` (a run's
+`schedule.Schedule`), each spec gets its own limit, and the gate may refuse to run it at all.
 """
 
 from __future__ import annotations
@@ -19,12 +20,15 @@ import sys
 import threading
 from collections.abc import Sequence
 from concurrent.futures import Future
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from conformance.engines import EngineLoadError, EngineResult, load_engine
 from conformance.generate import op_variants
 from conformance.options import DEFAULT_TIMEOUT
 from conformance.spec import GraphSpec
+
+if TYPE_CHECKING:
+    from conformance.schedule import Schedule
 
 __all__ = ["EnginePool"]
 
@@ -56,7 +60,7 @@ def _serve(conn, engine_name: str) -> None:  # runs in the worker process
             try:
                 why = _probe_one(engine, spec_dict)
             except BaseException as exc:
-                why = f"probing it raised {_describe(exc)}"
+                why = (None, f"probing it raised {_describe(exc)}")
             conn.send(("probe", why))
             continue
         try:
@@ -66,22 +70,27 @@ def _serve(conn, engine_name: str) -> None:  # runs in the worker process
         conn.send((index, result.to_dict()))
 
 
-def _probe_one(engine: Any, variant: tuple) -> str | None:
+def _probe_one(engine: Any, variant: tuple) -> tuple[str | None, str | None]:
+    """(why the engine lacks the variant, what breaks when it builds it); None where fine."""
     unsupported = getattr(engine, "unsupported", None)
-    return None if unsupported is None else unsupported(*variant)
+    broken = getattr(engine, "broken", None)
+    return (
+        None if unsupported is None else unsupported(*variant),
+        None if broken is None else broken(*variant),
+    )
 
 
-def probe_capabilities(engine: Any) -> dict[tuple, str]:
-    """The op variants the engine cannot build, with why: {(op, pattern, param): reason}."""
-    unsupported = getattr(engine, "unsupported", None)
-    if unsupported is None:
-        return {}
-    missing = {}
+def probe_capabilities(engine: Any) -> tuple[dict[tuple, str], dict[tuple, str]]:
+    """The op variants the engine lacks, and those it has but that break, each with why:
+    ({(op, pattern, param): reason}, {(op, pattern, param): what broke})."""
+    missing, broken = {}, {}
     for variant in op_variants():
-        why = unsupported(*variant)
+        why, broke = _probe_one(engine, variant)
         if why:
             missing[variant] = why
-    return missing
+        if broke:
+            broken[variant] = broke
+    return missing, broken
 
 
 def _describe(exc: BaseException) -> str:
@@ -117,8 +126,9 @@ class _Worker:
             raise EngineLoadError(text)
         return text
 
-    def probe(self, variant: tuple, timeout: float) -> tuple[bool, str | None]:
-        """(answered, why unsupported); not answered when the worker hung or died probing."""
+    def probe(self, variant: tuple, timeout: float) -> tuple[bool, tuple | None]:
+        """(answered, (why unsupported, what broke)); not answered when the worker hung or died
+        probing."""
         try:
             self.conn.send(("probe", variant))
             if not self.conn.poll(timeout):
@@ -157,16 +167,26 @@ class _Worker:
 
 
 class EnginePool:
-    """`jobs` workers for one engine, each call limited to `timeout` seconds."""
+    """`jobs` workers for one engine, each call limited to `timeout` seconds, or to the limit
+    the `gate` gives each spec."""
 
-    def __init__(self, engine: str, *, jobs: int = 1, timeout: float = DEFAULT_TIMEOUT) -> None:
+    def __init__(
+        self,
+        engine: str,
+        *,
+        jobs: int = 1,
+        timeout: float = DEFAULT_TIMEOUT,
+        gate: Schedule | None = None,
+    ) -> None:
         self.engine = engine
         self.jobs = max(1, int(jobs))
         self.timeout = float(timeout)
+        self.gate = gate
         self.name = engine
         self.unsupported: dict[tuple, str] = {}
-        # (priority, sequence, index, spec, future): a checker's follow-up call (priority 0)
-        # overtakes the cases still queued (priority 1).
+        self.broken: dict[tuple, str] = {}  # variants that exist but raise or give non-numbers
+        # (priority, sequence, index, spec, shape, future): a checker's follow-up call
+        # (priority 0) overtakes the cases still queued (priority 1).
         self._tasks: queue.PriorityQueue = queue.PriorityQueue()
         self._sequence = itertools.count()
         self._threads: list[threading.Thread] = []
@@ -195,48 +215,63 @@ class EnginePool:
         """Ask the worker which op variants the engine lacks, one at a time. A probe that kills
         or hangs the worker counts as supported (its cases will show what happens), and a fresh
         worker takes over."""
-        self.unsupported = {}
+        self.unsupported, self.broken = {}, {}
         for variant in op_variants():
-            answered, why = worker.probe(variant, PROBE_TIMEOUT)
+            answered, found = worker.probe(variant, PROBE_TIMEOUT)
             if not answered:
                 worker.kill()
                 worker = _Worker(self.engine)
                 worker.handshake(load_timeout)
-            elif why:
-                self.unsupported[variant] = why
+            elif found:
+                why, broke = found
+                if why:
+                    self.unsupported[variant] = why
+                if broke:
+                    self.broken[variant] = broke
         return worker
 
-    def submit(self, specs: Sequence[GraphSpec]) -> list[Future]:
-        """Queue every spec; each future resolves to its EngineResult, never to an exception."""
+    def submit(
+        self, specs: Sequence[GraphSpec], shapes: Sequence[str] | None = None
+    ) -> list[Future]:
+        """Queue every spec; each future resolves to its EngineResult, never to an exception.
+        `shapes` name each spec's kind of case for the gate ("suite/op")."""
         futures = []
         for index, spec in enumerate(specs):
             fut: Future = Future()
-            self._tasks.put((1, next(self._sequence), index, spec, fut))
+            shape = shapes[index] if shapes is not None else ""
+            self._tasks.put((1, next(self._sequence), index, spec, shape, fut))
             futures.append(fut)
         return futures
 
     def call(self, spec: GraphSpec) -> EngineResult:
         """Run one more spec ahead of the queued cases and wait for its result."""
         fut: Future = Future()
-        self._tasks.put((0, next(self._sequence), -1, spec, fut))
+        self._tasks.put((0, next(self._sequence), -1, spec, "", fut))
         return fut.result()
 
     def _serve_queue(self, slot: int) -> None:
         while not self._closed.is_set():
             try:
-                _, _, index, spec, fut = self._tasks.get(timeout=0.2)
+                _, _, index, spec, shape, fut = self._tasks.get(timeout=0.2)
             except queue.Empty:
                 continue
+            refused = self.gate.admit(spec, shape) if self.gate is not None else None
+            if refused:
+                fut.set_result(EngineResult(error=refused))
+                continue
+            limit = self.gate.limit(spec) if self.gate is not None else self.timeout
             worker = self._workers[slot]
-            result = worker.call(index, spec, self.timeout)
+            result = worker.call(index, spec, limit)
             if result is None:
                 alive = worker.process.is_alive()
                 code = worker.kill()
                 if self._closed.is_set():
                     fut.set_result(EngineResult(error="the run was interrupted"))
                     return
-                if alive:
-                    what = f"timed out after {self.timeout:g} s (the worker was stopped)"
+                if alive and self.gate is not None:
+                    what = self.gate.timed_out(spec, shape, limit)
+                elif alive:
+                    what = f"timed out after {limit:g} s (the worker was stopped)"
                 else:
                     what = f"the engine process died (exit code {code})"
                 fut.set_result(EngineResult(error=what))

@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 import pandas as pd
 
-__all__ = ["COLUMNS", "FAILING", "STATUSES", "Record", "to_frame"]
+__all__ = ["COLUMNS", "DIFFERENCE_KINDS", "FAILING", "STATUSES", "Record", "strictly", "to_frame"]
 
-STATUSES = ("pass", "fail", "error", "skip", "unverified", "xfail", "xpass")
-# Statuses that fail the gate.
+STATUSES = ("pass", "fail", "error", "differs", "skip", "unverified", "xfail", "xpass")
+# Statuses that fail the gate. `differs` (a difference from torch that is not wrong math) gates
+# only under --strict, where such rows are turned into `fail` or `error` and keep their `kind`.
 FAILING = ("fail", "error", "xpass")
+# What a `differs` row is, in the `kind` column: each with what it means.
+DIFFERENCE_KINDS = {
+    "precision": "precision: beyond float64 rounding of torch's formula, far below any "
+    "derivative error (a legitimate formula that loses digits)",
+    "ieee": "IEEE and edge conventions: an exception where torch gives inf or nan, nan "
+    "propagation, the sign of zero, kinks such as relu'(0)",
+    "backward-calls": "backward-call conventions: backward() called again on the same graph",
+    "limits": "limits: recursion or size limits on deep graphs",
+}
 
 
 @dataclass(frozen=True)
@@ -38,9 +48,23 @@ class Record:
     blame: str = ""
     first_wrong: str = ""
     hint: str = ""
+    # For a `differs` row (or one that gates only because of --strict): which kind of difference
+    # from torch's conventions it is, a key of DIFFERENCE_KINDS; empty for wrong math.
+    kind: str = ""
 
 
 COLUMNS = tuple(f.name for f in fields(Record))
+
+
+def strictly(rows: list[Record]) -> list[Record]:
+    """The rows as --strict judges them: a `differs` row fails (an `error` where the engine gave
+    no number), keeping its `kind`."""
+    return [
+        replace(r, status="fail" if r.actual is not None else "error")
+        if r.status == "differs"
+        else r
+        for r in rows
+    ]
 
 
 def to_frame(records: list[Record]) -> pd.DataFrame:

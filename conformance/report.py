@@ -26,9 +26,16 @@ __all__ = ["summarize", "write_reports"]
 SUMMARY_COLUMNS = ["suite", "op", "cases", "pass_rate", "worst_error", *STATUSES, "rows"]
 
 
+# The checks whose abs_err is a number's distance from torch's and whose tolerance is the bound a
+# correct engine stays within (a value, a gradient, a loss, the parameters after training
+# steps): the row passes where their ratio is at most 1. The sign-and-update rows put other
+# quantities there (a descent row: the loss before and after a step), in units of their own.
+ERROR_CHECKS = ("value", "grad", "loss", "trajectory")
+
+
 def summarize(frame: pd.DataFrame) -> pd.DataFrame:
-    """By suite and op: cases, pass rate, the worst error (as a fraction of its tolerance) and
-    the count of each status; the groups that fail the gate first."""
+    """By suite and op: cases, pass rate, the worst error in units of its tolerance (values and
+    gradients: at most 1 passes) and the count of each status; the groups that fail first."""
     if frame.empty:
         return pd.DataFrame(columns=SUMMARY_COLUMNS)
     keys = ["suite", "op"]
@@ -40,7 +47,9 @@ def summarize(frame: pd.DataFrame) -> pd.DataFrame:
     table["cases"] = groups["case"].nunique()
     judged = table[["pass", "fail", "error", "xfail", "xpass"]].sum(axis=1)
     table["pass_rate"] = ((table["pass"] + table["xfail"]) / judged.where(judged > 0)).round(4)
-    ratio = (frame["abs_err"] / frame["tolerance"]).where(frame["tolerance"] > 0)
+    tol = frame["tolerance"]
+    meaningful = frame["check"].isin(ERROR_CHECKS) & (tol > 0) & (tol < float("inf"))
+    ratio = (frame["abs_err"] / tol).where(meaningful)
     table["worst_error"] = ratio.groupby([frame["suite"], frame["op"]]).max().astype(float)
     table = table.reset_index()
     failing = table[["fail", "error", "xpass"]].sum(axis=1) > 0
@@ -164,6 +173,7 @@ def write_reports(
             "max_nodes": options.max_nodes,
             "jobs": options.jobs,
             "timeout": options.timeout,
+            "budget": options.budget,
             "only": list(options.only),
             "profile": options.profile,
             "steps": options.steps,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -13,6 +14,7 @@ import pandas as pd
 from conformance.checkers import CHECKERS, EngineCall, checker
 from conformance.compare import Case, compare_case
 from conformance.diagnose import annotate, diagnose
+from conformance.engines import COMMAND_PREFIX, portable_engine_name
 from conformance.engines.result import EngineResult
 from conformance.options import (
     EXIT_FAILED,
@@ -24,16 +26,19 @@ from conformance.options import (
 from conformance.oracle import FiniteDifferences, finite_differences, torch_reference
 from conformance.parallel import MIN_CASES_PER_JOB, check_in_parallel
 from conformance.pool import EnginePool, probe_capabilities
-from conformance.records import FAILING, Record, to_frame
+from conformance.records import DIFFERENCE_KINDS, FAILING, Record, strictly, to_frame
 from conformance.reproducers import find_failures
+from conformance.schedule import NOT_RUN, Schedule, not_run, shape
 from conformance.spec import GraphSpec
 from conformance.suites import SuiteOptions, build_cases
 from conformance.tolerance import Bounds, bounds
+from conformance.vocabulary import OPS
 from conformance.xfails import XfailEntry, apply_xfails
 
 __all__ = [
     "Oracle",
     "RunOutcome",
+    "blame_broken",
     "check_case",
     "check_graph",
     "collect_cases",
@@ -59,24 +64,35 @@ class RunOutcome:
     cases: int = 0
     failures: list = field(default_factory=list)  # reproducers.Failure, one per distinct failure
     unsupported: dict = field(default_factory=dict)  # op variants the engine lacks, with why
+    broken: dict = field(default_factory=dict)  # op variants that exist but break, with what broke
     warnings: list = field(default_factory=list)  # e.g. xfail entries that match nothing
 
 
 def reproduce_command(options: RunOptions, case: Case) -> str:
-    """A command that re-runs exactly this case."""
-    cmd = f"python -m conformance run --engine {options.engine} --suite {case.suite}"
+    """A command that re-runs exactly this case, from any folder, every argument shell-quoted."""
+    if options.engine.startswith(COMMAND_PREFIX):
+        engine = ["--engine-command", options.engine[len(COMMAND_PREFIX) :]]
+    else:
+        engine = ["--engine", portable_engine_name(options.engine)]
+    argv = ["python", "-m", "conformance", "run", *engine, "--suite", case.suite]
     if case.suite == "graphs":
-        cmd += f" --seed {options.seed} --cases {options.cases} --max-nodes {options.max_nodes}"
+        argv += ["--seed", str(options.seed), "--cases", str(options.cases)]
+        argv += ["--max-nodes", str(options.max_nodes)]
     if case.suite == "neurons":
-        cmd += f" --seed {options.seed} --cases {options.cases}"
+        argv += ["--seed", str(options.seed), "--cases", str(options.cases)]
     if case.suite == "training":
-        cmd += f" --seed {options.seed} --steps {options.steps}"
-    return f"{cmd} --case {case.case_id}"
+        argv += ["--seed", str(options.seed), "--steps", str(options.steps)]
+    if options.strict:
+        argv.append("--strict")
+    return shlex.join([*argv, "--case", case.case_id])
 
 
-def collect_cases(options: RunOptions, unsupported: frozenset = frozenset()) -> list[Case]:
+def collect_cases(
+    options: RunOptions, unsupported: frozenset = frozenset(), broken: frozenset = frozenset()
+) -> list[Case]:
     """The cases of the selected suites, narrowed to `only` when given; random cases avoid the
-    op variants in `unsupported`."""
+    op variants in `unsupported` and `broken` (a broken op shows in its one-op and fixed cases,
+    without turning every random graph that contains it into an error)."""
     suite_options = SuiteOptions(
         seed=options.seed,
         cases=options.cases,
@@ -84,6 +100,7 @@ def collect_cases(options: RunOptions, unsupported: frozenset = frozenset()) -> 
         profile=options.profile,
         steps=options.steps,
         unsupported=unsupported,
+        broken=broken,
     )
     cases = build_cases(options.suites, suite_options)
     if options.shard is not None:  # contiguous: `merge` puts the shards back in order
@@ -139,7 +156,15 @@ def check_graph(case: Case, engine: str, result: EngineResult, call: EngineCall)
 
 def judge_case(case: Case, engine: str, result: EngineResult, call: EngineCall) -> list[Record]:
     """The case's checker; if checking itself breaks (say the engine's numbers make the next
-    step impossible), one `error` row that says so, and the run goes on."""
+    step impossible), one `error` row that says so, and the run goes on. A case the schedule
+    did not run is one `error` row that says why."""
+    if not_run(result):
+        return [
+            Record(
+                case.suite, case.case_id, engine, "run", "", case.op, None, None, None, None,
+                None, None, None, "error", result.error, case.reproduce,
+            )
+        ]  # fmt: skip
     try:
         return CHECKERS[case.kind](case, engine, result, call)
     except Exception as exc:
@@ -178,6 +203,7 @@ def run(
     `xfails` turns the failures they list into xfail (see `conformance.xfails`).
     """
     start = time.perf_counter()
+    schedule = Schedule(options.timeout, options.budget)
     records: list[Record] = []
     warnings: list[str] = []
     interrupted = False
@@ -188,7 +214,14 @@ def run(
     failures: list = []
     rows_by_case: dict[str, list[Record]] = {}
 
+    broken: dict = {}
+
+    def finish(case: Case, rows: list[Record]) -> list[Record]:
+        rows = blame_broken(case, rows, broken)
+        return strictly(rows) if options.strict else rows
+
     def record(i: int, rows: list[Record]) -> None:
+        rows = finish(cases[i], rows)
         rows_by_case[cases[i].case_id] = rows
         records.extend(rows)
         if on_rows is not None:
@@ -200,38 +233,53 @@ def run(
         if engine is None:
             # One engine worker: with several checker processes (see `parallel`), each has its
             # own, and this one only probes the engine and serves the shrinking of failures.
-            pool = EnginePool(options.engine, jobs=1, timeout=options.timeout)
+            pool = EnginePool(options.engine, jobs=1, timeout=options.timeout, gate=schedule)
             name = pool.start()
-            unsupported = pool.unsupported
+            unsupported, broken = pool.unsupported, pool.broken
             call = pool.call
         else:
-            unsupported = probe_capabilities(engine)
+            unsupported, broken = probe_capabilities(engine)
             call = partial(run_in_process, engine)
-        cases = collect_cases(options, frozenset(unsupported))
+        cases = collect_cases(options, frozenset(unsupported), frozenset(broken))
         if not cases:
             return RunOutcome(
                 to_frame([]), EXIT_NOTHING_CHECKED, "no case matched: nothing checked"
             )
         jobs = min(options.jobs, len(cases) // MIN_CASES_PER_JOB)
         if pool is not None and jobs > 1:
-            check_in_parallel(options, cases, jobs, record)
+            check_in_parallel(options, cases, jobs, record, call=pool.call)
         else:
             if pool is not None:
-                results = [f.result for f in pool.submit([c.spec for c in cases])]
+                futures = pool.submit([c.spec for c in cases], [shape(c) for c in cases])
+                results = [f.result for f in futures]
             else:
                 results = [partial(run_in_process, engine, c.spec) for c in cases]
             for i, (case, result) in enumerate(zip(cases, results)):
-                record(i, judge_case(case, options.engine, result(), call))
+                # A spent budget stops the checking too: the oracles cost time of their own.
+                got = schedule.refusal() if schedule.spent() else result()
+                record(i, judge_case(case, options.engine, got, call))
 
         def judge(case: Case, result: EngineResult) -> list[Record]:
-            return judge_case(case, options.engine, result, call)
+            if not_run(result):  # a spec the schedule refused cannot show how a failure fails
+                return []
+            return finish(case, judge_case(case, options.engine, result, call))
 
         if xfails:
             records, warnings = apply_xfails(records, xfails)
             rows_by_case = {}
             for r in records:
                 rows_by_case.setdefault(r.case, []).append(r)
-        failures = find_failures(cases, rows_by_case, judge, call)
+        ran = {
+            cid: [r for r in rows if not r.detail.startswith(NOT_RUN)]
+            for cid, rows in rows_by_case.items()
+        }
+
+        def shrink_call(spec: GraphSpec) -> EngineResult:
+            if schedule.expects_timeout(spec):  # a step of shrinking must not cost a timeout
+                return EngineResult(error=f"{NOT_RUN}a graph with as many paths timed out")
+            return call(spec)
+
+        failures = find_failures(cases, ran, judge, shrink_call)
     except KeyboardInterrupt:
         interrupted = True
         if xfails:
@@ -244,20 +292,57 @@ def run(
     code, message = verdict(frame, interrupted)
     return RunOutcome(
         frame, code, message, name, elapsed, interrupted, len(cases), failures=failures,
-        unsupported=unsupported, warnings=warnings,
+        unsupported=unsupported, warnings=warnings, broken=broken,
     )  # fmt: skip
 
 
+def blame_broken(case: Case, rows: list[Record], broken: dict) -> list[Record]:
+    """Error rows of a case that uses an op the probe found broken (it exists but raises, or
+    gives a non-number value or gradient) name that op as the one to blame, and what broke."""
+    if not any(r.status == "error" for r in rows):
+        return rows
+    used = {n.op for n in case.spec.nodes}
+    found = {v[0]: why for v, why in broken.items() if v[0] in used}
+    if not found:
+        if case.op not in OPS:
+            return rows
+        found = {case.op: ""}  # a one-op case: its op raised, whatever the probe saw
+    blame = ",".join(sorted(found))
+    hint = "; ".join(found[op] for op in sorted(found) if found[op])
+    return [
+        replace(r, blame=blame, hint=hint) if r.status == "error" and not r.blame else r
+        for r in rows
+    ]
+
+
 def verdict(frame: pd.DataFrame, interrupted: bool = False) -> tuple[int, str]:
-    """The exit code and a one-line verdict for a frame of records."""
+    """The exit code and a one-line verdict for a frame of records: the gate's statuses, then
+    the differences from torch's conventions by kind (gating ones under --strict)."""
     counts = frame["status"].value_counts().to_dict() if len(frame) else {}
-    summary = ", ".join(f"{counts[s]} {s}" for s in sorted(counts)) or "no rows"
+    summary = ", ".join(f"{counts[s]} {s}" for s in sorted(counts) if s != "differs")
+    summary = summary or "no rows"
+    kinds = frame[frame["kind"].fillna("") != ""] if len(frame) else frame
+    by_kind = kinds["kind"].value_counts() if len(kinds) else pd.Series(dtype=int)
+    listed = ", ".join(f"{n} {k}" for k, n in sorted(by_kind.items(), key=_kind_order))
+    differs = int(counts.get("differs", 0))
     if interrupted:
         return EXIT_INTERRUPTED, f"INTERRUPTED: rows so far written ({summary})"
     bad = sum(counts.get(s, 0) for s in FAILING)
     if bad:
-        return EXIT_FAILED, f"FAIL: {summary}"
+        gating = len(kinds) - differs
+        what = "wrong math" if bad > gating else "torch's conventions, under --strict"
+        tail = f"; {differs} differences from torch's conventions, not gating: {listed}"
+        strict = f" ({gating} of them conventions, gating under --strict: {listed})"
+        return EXIT_FAILED, (
+            f"FAIL ({what}): {summary}{strict if gating else ''}{tail if differs else ''}"
+        )
     checked = sum(counts.get(s, 0) for s in ("pass", "fail", "error", "xfail", "xpass"))
     if not checked:
         return EXIT_NOTHING_CHECKED, f"NOTHING CHECKED: {summary}"
-    return EXIT_OK, f"PASS: {summary}"
+    tail = f"; {differs} differences from torch's conventions, not gating: {listed}"
+    return EXIT_OK, f"PASS (gradients correct): {summary}{tail if differs else ''}"
+
+
+def _kind_order(item: tuple) -> int:
+    kinds = list(DIFFERENCE_KINDS)
+    return kinds.index(item[0]) if item[0] in kinds else len(kinds)

@@ -30,6 +30,7 @@ class SuiteOptions:
     max_nodes: int
     profile: str = "quick"
     unsupported: frozenset = frozenset()  # (op, pattern, param) the engine cannot build
+    broken: frozenset = frozenset()  # (op, pattern, param) it builds but that raise: not random
     steps: int = 50
 
 
@@ -82,7 +83,7 @@ def graphs(options: SuiteOptions) -> list[Case]:
             n_nodes=rng.randint(1, options.max_nodes),
             seed=sub_seed(options.seed, "graph", i),
         )
-        spec = expand(shape, options.unsupported)
+        spec = expand(shape, options.unsupported | options.broken)
         op = spec.nodes[0].op if len(spec.nodes) == 1 else "graph"
         out.append(Case("graphs", spec.case_id(), spec, op))
     return out

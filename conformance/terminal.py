@@ -14,7 +14,7 @@ from typing import TextIO
 
 import pandas as pd
 
-from conformance.records import FAILING, STATUSES
+from conformance.records import DIFFERENCE_KINDS, FAILING, STATUSES
 
 __all__ = ["Progress", "colour", "print_outcome", "suite_table"]
 
@@ -142,5 +142,23 @@ def print_outcome(
                 say(f"  ... and {len(frame) - 5} more {title} rows")
     for warning in outcome.warnings:
         print(f"conformance: warning: {warning}", file=sys.stderr)
+    for line in difference_lines(outcome.frame):
+        say(line)
     code = "32;1" if outcome.exit_code == 0 else "31;1"
     say(colour(outcome.message, code, stream))
+
+
+def difference_lines(frame) -> list[str]:
+    """One line per kind of difference from torch's conventions, with its first example."""
+    if not len(frame):
+        return []
+    rows = frame[frame["kind"].fillna("") != ""]
+    lines = []
+    for kind in DIFFERENCE_KINDS:
+        some = rows[rows["kind"] == kind]
+        if len(some):
+            first = some.iloc[0]
+            detail = str(first["detail"])
+            detail = detail if len(detail) <= 140 else detail[:139] + "…"
+            lines.append(f"  {len(some)} {kind}: {first['case']}: {detail}")
+    return lines

@@ -15,6 +15,19 @@ hand, computed in floats from torch's node values:
   plus the rounding of each product and sum.
 The tolerance is `SAFETY` times the bound. Where two correct engines differ, both stay within it;
 a single op that is wrong by 1e-6 exceeds it by orders of magnitude in a one-op case.
+
+A bound must stay a bound where torch's numbers are exact zeros: a first-order term vanishes with
+its derivative (`log(x/x)` is exactly 0 in torch, 1.1e-16 in an engine that divides as
+`x * x**-1`, and a product of two such gives 1e-32 against torch's 0). So each forward step also
+adds each input's error times the local derivative's own error (the `ea·eb` of a product), and
+each backward step the arriving error times the local derivative's error.
+
+`precision=True` gives a second, looser bound: the same propagation with each op rounding like a
+legitimate textbook formula rather than torch's kernel (tanh as (e^2x − 1)/(e^2x + 1) is off by a
+few EPS absolute near 0, where torch is off by a few EPS relative; a power through exp and log by
+EPS·|log| relative). An engine between the two bounds computes the right derivatives with a less
+precise formula: shown as `precision`, never wrong math. A derivative wrong by 1e-6 is still
+millions of times beyond it.
 """
 
 from __future__ import annotations
@@ -26,10 +39,17 @@ from dataclasses import dataclass
 from conformance.spec import GraphSpec
 from conformance.vocabulary import OPS
 
-__all__ = ["EPS", "SAFETY", "Bounds", "bounds"]
+__all__ = ["EPS", "PRECISION_ULP", "SAFETY", "Bounds", "bounds"]
 
 EPS = 2.0**-52
 SAFETY = 8.0
+# The looser rounding of textbook formulas, in EPS (see the docstring): measured worst cases are
+# about 4 EPS (the lecture's tanh near 0, division as x * y**-1, x**p as exp(p·log x)).
+PRECISION_ULP = 16.0
+# Ops whose textbook formulas go through exp, so their error is absolute near 0, not relative.
+_ABSOLUTE_NEAR_ZERO = frozenset({"tanh", "sigmoid"})
+# Ops whose textbook formulas go through exp(·log): relative error grows with |log(out)|.
+_THROUGH_LOG = frozenset({"exp", "powc", "powv", "div", "log"})
 
 
 @dataclass(frozen=True)
@@ -47,8 +67,21 @@ def _finite(x: float) -> float:
     return x if math.isfinite(x) else math.inf
 
 
-def bounds(spec: GraphSpec, node_values: Sequence[float]) -> Bounds:
-    """Tolerances for `spec`, given the oracle's value of every node."""
+def _rounding(op_name: str, ulp: float, out: float, precision: bool) -> float:
+    """An op's own forward rounding: torch's kernel, or with `precision` a textbook formula's."""
+    if not precision:
+        return ulp * EPS * abs(out)
+    scale = abs(out)
+    if op_name in _ABSOLUTE_NEAR_ZERO:
+        scale = max(scale, 1.0)
+    elif op_name in _THROUGH_LOG and 0.0 < scale < math.inf:
+        scale *= 1.0 + abs(math.log(scale))
+    return max(ulp, PRECISION_ULP) * EPS * scale
+
+
+def bounds(spec: GraphSpec, node_values: Sequence[float], precision: bool = False) -> Bounds:
+    """Tolerances for `spec`, given the oracle's value of every node (see the module docstring
+    for `precision`)."""
     value = {f"x{i}": x for i, x in enumerate(spec.leaves)}
     value.update((f"c{i}", c) for i, c in enumerate(spec.consts))
     fe = dict.fromkeys(value, 0.0)
@@ -60,11 +93,15 @@ def bounds(spec: GraphSpec, node_values: Sequence[float]) -> Bounds:
         out = node_values[i]
         d = op.local(xs, out, node.param)
         err_in = [fe[a] for a in node.args]
-        fe_out = op.ulp * EPS * abs(out) + sum(abs(dj) * e for dj, e in zip(d, err_in))
+        fe_out = _rounding(node.op, op.ulp, out, precision)
+        fe_out += sum(abs(dj) * e for dj, e in zip(d, err_in))
         ref = f"n{i}"
+        ed = _local_error(node, xs, out, d, err_in, _finite(fe_out), precision)
+        # Second order: over the inputs' error interval the derivative moves by up to `ed`.
+        fe_out += sum(e * ej for e, ej in zip(err_in, ed) if e)
         value[ref], fe[ref] = out, _finite(fe_out)
         locals_.append(d)
-        local_errors.append(_local_error(node, xs, out, d, err_in, fe[ref]))
+        local_errors.append(ed)
 
     grad_scale = dict.fromkeys(value, 0.0)  # A
     grad_error = dict.fromkeys(value, 0.0)  # B
@@ -79,7 +116,8 @@ def bounds(spec: GraphSpec, node_values: Sequence[float]) -> Bounds:
                 continue
             ad = abs(dj)
             grad_scale[arg] += a * ad
-            grad_error[arg] += b * ad + a * (ej + 2.0 * EPS * ad)
+            # The arriving error meets the local derivative's error too: b·ej, second order.
+            grad_error[arg] += b * (ad + ej) + a * (ej + 2.0 * EPS * ad)
 
     def tol(x: float) -> float:
         return SAFETY * _finite(x)
@@ -95,12 +133,19 @@ def bounds(spec: GraphSpec, node_values: Sequence[float]) -> Bounds:
 
 
 def _local_error(
-    node, xs: list[float], out: float, d: tuple[float, ...], err_in: list[float], err_out: float
+    node,
+    xs: list[float],
+    out: float,
+    d: tuple[float, ...],
+    err_in: list[float],
+    err_out: float,
+    precision: bool = False,
 ) -> tuple[float, ...]:
     """How far a correct engine's local derivatives may be from `d` (absolute, per input)."""
     op = OPS[node.op]
     p = node.param
-    dev = [(op.ulp + 1.0) * EPS * abs(dj) for dj in d]
+    ulp = max(op.ulp, PRECISION_ULP) if precision else op.ulp
+    dev = [(ulp + 1.0) * EPS * abs(dj) for dj in d]
     # Shortcuts with the same result as the general rule below, for the commonest ops.
     if node.op in _CONSTANT_LOCALS:  # derivatives ±1 whatever the inputs: only rounding
         return tuple(dev)

@@ -110,7 +110,8 @@ def test_a_run_against_its_own_folder_reports_no_change(tmp_path: Path) -> None:
     proc = conformance(*args, "--baseline", str(tmp_path))  # read before the folder is cleared
     assert proc.returncode == 0, proc.stdout + proc.stderr
     last = proc.stdout.strip().splitlines()[-1]
-    assert last.startswith("PASS: ") and "(0 new failures, 0 fixed, 0 errors grown against" in last
+    assert last.startswith("PASS (gradients correct): ")
+    assert "(0 new failures, 0 fixed, 0 errors grown against" in last
     meta = json.loads((tmp_path / "run.json").read_text())
     assert meta["baseline"]["compared"] == len(pd.read_csv(tmp_path / "conformance.csv"))
     assert "Against the baseline" in (tmp_path / "conformance.html").read_text()

@@ -143,7 +143,7 @@ def test_the_lectures_example_checks_out_on_the_command_line(tmp_path: Path) -> 
         engine, torch, *_, status = table[name]
         assert (engine, torch, status) == (value, value, "pass"), (name, table[name])
     assert "  dL/dw2 = −6 < 0: increasing w2 lowers L" in lines
-    assert lines[-1] == "PASS: 7 pass"
+    assert lines[-1] == "PASS (gradients correct): 7 pass"
     root = ET.parse(svg).getroot()
     assert root.tag.endswith("svg") and "numbers within tolerance" in svg.read_text()
     shown = re.search(r"```sh\n(python -m conformance check .*?)\n```\n\n```\n(.*?)```",
@@ -162,7 +162,7 @@ def test_json_gives_every_gradient_three_ways() -> None:
     assert (w2["engine"], w2["torch"], w2["status"]) == (-6.0, -6.0, "pass")
     assert w2["fd"] == pytest.approx(-6.0, rel=1e-8)
     assert list(data["gradients"]) == ["h", "k", "y", "w1", "w2", "b"]
-    assert data["exit_code"] == 0 and data["verdict"] == "PASS: 7 pass"
+    assert data["exit_code"] == 0 and data["verdict"] == "PASS (gradients correct): 7 pass"
 
 
 def test_a_wrong_engine_fails_with_the_diagnosis() -> None:

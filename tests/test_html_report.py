@@ -81,7 +81,7 @@ def test_every_picture_is_well_formed_svg_with_finite_coordinates(which: str) ->
 
 def test_a_passing_page_says_so_and_shows_where_the_errors_fall() -> None:
     page = _page("pass")
-    assert 'class="banner ok">PASS: ' in page
+    assert 'class="banner ok">PASS (gradients correct): ' in page
     assert "Distinct failures" not in page and "Every row passed." in page
     assert "Error ÷ tolerance" in page and "Distance from torch in ULP" in page
     assert page.count(">SGD step</text>") == 4  # one loss chart per training case

@@ -1,10 +1,12 @@
-"""The bug zoo: every classic bug is caught by the default run, blamed on its op, with its hint."""
+"""The bug zoo: every classic bug is caught, blamed on its op, with its hint: wrong math by the
+default run, a convention bug (relu'(0) = 1, repeated backward, recursion) under --strict."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.engines.zoo import ZOO
+from conformance.records import strictly
+from tests.engines.zoo import CONVENTION_BUGS, ZOO
 from tests.helpers import check_engine_rows, scalar_engine
 
 
@@ -12,6 +14,11 @@ from tests.helpers import check_engine_rows, scalar_engine
 def test_each_bug_is_caught_blamed_and_explained(cls: type) -> None:
     op, hint = ZOO[cls]
     rows = check_engine_rows(scalar_engine(cls), seed=0)
+    if cls in CONVENTION_BUGS:
+        differs = [r for r in rows if r.status == "differs"]
+        assert {r.kind for r in differs} == {CONVENTION_BUGS[cls]}, {r.kind for r in differs}
+        assert not [r for r in rows if r.status in ("fail", "error")], "a convention gated"
+        rows = strictly(rows)
     bad = [r for r in rows if r.status in ("fail", "error")]
     assert bad, f"{cls.__name__} passed the default run"
     if op:

@@ -53,8 +53,34 @@ def probe_inputs(pattern: str) -> list[float]:
     return list(_PROBE[: len(pattern)])
 
 
+# Python's own words when a class lacks an operator form (no __rsub__, no __neg__, ...).
+_NO_OPERATOR = ("unsupported operand type", "bad operand type")
+
+
+def _lacks(op_name: str, leaf: Any, exc: BaseException) -> str | None:
+    """Why `exc` means the class lacks the op, or None when the op exists and broke.
+
+    Lacking it: no such method; Python's "unsupported operand type(s)" for an operator; or the
+    engine declaring it (NotImplementedError, or an assert such as micrograd's "only supporting
+    int/float powers"). Anything else raised by an op that exists is a broken op.
+    """
+    method = OPS[op_name].method
+    if method and not callable(getattr(leaf, method, None)):
+        return f"the class has no method {method}()"
+    if isinstance(exc, TypeError) and any(w in str(exc) for w in _NO_OPERATOR):
+        return f"TypeError: {exc}"
+    if isinstance(exc, (NotImplementedError, AssertionError)):
+        return f"the engine declares it: {type(exc).__name__}: {exc}".rstrip(": ")
+    return None
+
+
 class ScalarClassEngine:
-    """Runs specs through a scalar class; ops the class lacks are skipped, not failed.
+    """Runs specs through a scalar class; ops the class lacks are skipped, broken ones run.
+
+    Constants (graph constants, the upstream factor, a power's exponent) are given as plain
+    numbers when the class accepts them, else wrapped in the class itself (`V(2.0)`): an engine
+    whose binary ops need Values on both sides is checked on the same graphs, and the suite's
+    glue never makes a row of its own.
 
     `sgd_step(params, lr)`, given here or found on the class as `cls.sgd_step`, is the engine's
     own optimizer: it updates the parameters' `.data` from their `.grad` when a spec asks for a
@@ -70,7 +96,7 @@ class ScalarClassEngine:
         self.cls = cls
         self.name = name
         self.sgd_step = sgd_step or getattr(cls, "sgd_step", None)
-        self._support: dict[tuple, str | None] = {}
+        self._support: dict[tuple, tuple[str | None, str | None, bool]] = {}
         try:
             as_number(cls(0.5).data, "the leaf's .data")
         except Exception as exc:
@@ -78,50 +104,109 @@ class ScalarClassEngine:
                 f"engine {name!r} cannot make a leaf: {name}(0.5) raised {type(exc).__name__}: "
                 f"{exc}; it must accept a float and expose .data"
             ) from None
+        self.wrap_constants = not self._takes_numbers()
+
+    def _takes_numbers(self) -> bool:
+        """Whether `V * 2.0` or `V + 2.0` works; if neither does but `V * V(2.0)` does, the class
+        wants its own instances for constants."""
+        for build in (lambda a, c: a * c, lambda a, c: a + c):
+            try:
+                with _time_limit(PROBE_SECONDS):
+                    as_number(build(self.cls(0.7), 1.3).data, "")
+                return True
+            except (Exception, _ProbeTimeout):
+                pass
+        try:
+            with _time_limit(PROBE_SECONDS):
+                as_number((self.cls(0.7) * self.cls(1.3)).data, "")
+        except (Exception, _ProbeTimeout):
+            return True  # mul itself is broken: numbers, and the cases say what happens
+        return False
+
+    def constant(self, c: float) -> Any:
+        """A constant in the form the engine accepts."""
+        return self.cls(c) if self.wrap_constants else c
 
     def unsupported(self, op_name: str, pattern: str, param: float | None) -> str | None:
         """Why the class cannot build `op_name` with this leaf/constant pattern, or None."""
+        return self._probed(op_name, pattern, param)[0]
+
+    def broken(self, op_name: str, pattern: str, param: float | None) -> str | None:
+        """What goes wrong when the class builds `op_name` (it exists but raises, or gives a
+        non-number value or gradient), or None."""
+        return self._probed(op_name, pattern, param)[1]
+
+    def _probed(self, op_name: str, pattern: str, param: float | None) -> tuple:
         key = (op_name, pattern, param)
         if key not in self._support:
             self._support[key] = self._probe(op_name, pattern, param)
         return self._support[key]
 
-    def _probe(self, op_name: str, pattern: str, param: float | None) -> str | None:
+    def _build(self, op_name: str, args: list, param: float | None, wrap_param: bool) -> Any:
+        if wrap_param:  # x ** V(2.0): a class whose __pow__ wants its own instances
+            return args[0] ** self.cls(param)
+        return OPS[op_name].build(args, param)
+
+    def _probe(self, op_name: str, pattern: str, param: float | None) -> tuple:
+        """(why unsupported, why broken, wrap the parameter) for one op variant."""
         op = OPS[op_name]
-        try:
-            with _time_limit(PROBE_SECONDS):
-                args = [
-                    self.cls(x) if k == "v" else x for k, x in zip(pattern, probe_inputs(pattern))
-                ]
-                out = op.build(args, param)
-                as_number(out.data, "probe output")
-        except (AttributeError, TypeError, AssertionError, NotImplementedError) as exc:
-            return f"{op.describe(list(pattern), param)} not supported: {type(exc).__name__}: {exc}"
-        except (Exception, _ProbeTimeout):
-            # It exists but fails or hangs: not a missing op. The cases that use it run, and
-            # say what happens (an error row, a timeout).
-            return None
-        return None
+        form = op.describe(list(pattern), param)
+        first: tuple | None = None
+        wraps = (False, True) if op_name == "powc" and self.wrap_constants else (False,)
+        for wrap_param in wraps:
+            stage = "building it"
+            try:
+                with _time_limit(PROBE_SECONDS):
+                    leaves = [self.cls(x) if k == "v" else None for k, x in
+                              zip(pattern, probe_inputs(pattern))]  # fmt: skip
+                    args = [
+                        leaf if leaf is not None else self.constant(x)
+                        for leaf, x in zip(leaves, probe_inputs(pattern))
+                    ]
+                    out = self._build(op_name, args, param, wrap_param)
+                    stage = "its value"
+                    as_number(out.data, "its .data")
+                    stage = "backward()"
+                    out.backward()
+                    stage = "the gradients"
+                    for leaf in leaves:
+                        if leaf is not None and getattr(leaf, "grad", None) is not None:
+                            as_number(leaf.grad, "the leaf's .grad")
+                return None, None, wrap_param
+            except _ProbeTimeout:
+                return None, None, wrap_param  # it hangs: the cases will show the timeouts
+            except Exception as exc:
+                if first is None:
+                    why = _lacks(op_name, self.cls(0.7), exc) if stage == "building it" else None
+                    text = f"{type(exc).__name__}: {exc}"
+                    first = (
+                        (f"{form} not supported: {why}", None, False)
+                        if why
+                        else (None, f"{form} exists but {stage} raised {text[:200]}", False)
+                    )
+        return first
 
     def run(self, spec: GraphSpec) -> EngineResult:
         """Build the graph with the class, backward from upstream * output, read every number."""
+        wrap_param = []
         for node in spec.nodes:
             pattern = "".join("c" if a[0] == "c" else "v" for a in node.args)
-            why = self.unsupported(node.op, pattern, node.param)
+            why, _, wrap = self._probed(node.op, pattern, node.param)
             if why:
                 return EngineResult(skip=why)
-        env: dict[str, Any] = {f"c{i}": c for i, c in enumerate(spec.consts)}
+            wrap_param.append(wrap)
+        env: dict[str, Any] = {f"c{i}": self.constant(c) for i, c in enumerate(spec.consts)}
         leaves = [self.cls(x) for x in spec.leaves]
         env.update((f"x{i}", leaf) for i, leaf in enumerate(leaves))
         nodes = []
         for i, node in enumerate(spec.nodes):
-            out = OPS[node.op].build([env[a] for a in node.args], node.param)
+            out = self._build(node.op, [env[a] for a in node.args], node.param, wrap_param[i])
             env[f"n{i}"] = out
             nodes.append(out)
         output = env[spec.output]
         # Scaled by the engine's own multiplication: only where needed, so that upstream-1 cases
         # (examples, edges) do not depend on mul.
-        scaled = output if spec.upstream == 1.0 else output * spec.upstream
+        scaled = output if spec.upstream == 1.0 else output * self.constant(spec.upstream)
         for call in range(spec.backwards):
             if call and spec.zero_between:
                 for leaf in leaves:  # what an optimizer's zero_grad() does to the parameters

@@ -271,3 +271,11 @@ ZOO: dict[type, tuple[str, str]] = {
     TanhMissingSquare: ("tanh", ""),
     TanhOffByOneInAMillion: ("tanh", ""),
 }
+
+# The bugs that differ from torch only in a convention (a kink, repeated backward() calls, a
+# recursion limit): shown as `differs` by default, caught only under --strict.
+CONVENTION_BUGS: dict[type, str] = {
+    ReluGradAtZeroIsOne: "ieee",
+    RecursiveTopoSort: "limits",
+    IntermediatesKeepGrad: "backward-calls",
+}
