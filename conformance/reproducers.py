@@ -9,6 +9,7 @@ from pathlib import Path
 
 from conformance.checkers import EngineCall
 from conformance.compare import Case
+from conformance.engines import portable_engine_name
 from conformance.engines.result import EngineResult
 from conformance.records import Record
 from conformance.shrink import shrink
@@ -110,9 +111,16 @@ def _shrunk(
 
 
 def write_failures(failures: Sequence[Failure], out: Path, engine: str) -> list[Path]:
-    """DIR/failures/<id>.json and <id>.py for each failure; the paths of the JSON files."""
+    """DIR/failures/<id>.json and <id>.py for each failure; the paths of the JSON files.
+
+    Both work from any folder: a file engine is written with its absolute path, and
+    `run_folder` (where the run started, the current folder now) says where a module or a
+    command engine was found.
+    """
     folder = out / "failures"
     folder.mkdir(parents=True, exist_ok=True)
+    engine = portable_engine_name(engine)
+    run_folder = str(Path.cwd())
     paths = []
     for f in failures:
         rows = [r for r in f.rows if r.status in ("fail", "error", "xpass")]
@@ -121,6 +129,7 @@ def write_failures(failures: Sequence[Failure], out: Path, engine: str) -> list[
             "schema": SCHEMA_VERSION,
             "kind": FAILURE_KIND,
             "engine": engine,
+            "run_folder": run_folder,
             "case": f.case_id,
             "original_case": f.case.case_id,
             "suite": f.case.suite,
@@ -144,8 +153,8 @@ def write_failures(failures: Sequence[Failure], out: Path, engine: str) -> list[
         title = (
             f"Reproduce {f.key[2]} of {f.key[0]} ({f.key[1]}) for engine {engine}: "
             f"case {f.case_id}, shrunk from {f.case.case_id}. "
-            f"Replay: python -m conformance replay {path}"
+            f"Replay: python -m conformance replay {path.resolve()}"
         )
-        (folder / f"{f.case_id}.py").write_text(snippet(f.spec, engine, title))
+        (folder / f"{f.case_id}.py").write_text(snippet(f.spec, engine, title, run_folder))
         paths.append(path)
     return paths

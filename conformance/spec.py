@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections import Counter
 from dataclasses import dataclass, field
 
 from conformance.vocabulary import OPS
@@ -27,6 +28,12 @@ __all__ = [
 ]
 
 SCHEMA_VERSION = 1
+# A formula inlines a node while its text is at most this long, and stops listing the named
+# ones past FORMULA_MAX characters: the text grows with the graph, never with its paths.
+FORMULA_INLINE = 120
+FORMULA_MAX = 1000
+SHARED_INLINE = 16  # in a long formula, a node read twice is named unless this short
+_NONE_READ: frozenset[int] = frozenset()
 
 
 class SpecError(ValueError):
@@ -85,25 +92,57 @@ class GraphSpec:
         return f"n{node_index} = {OPS[node.op].describe(node.args, node.param)}"
 
     def formula(self) -> str:
-        """The whole graph as one expression, nodes inlined (short graphs only read well)."""
-        raw: dict[str, str] = {}  # each node's text
+        """The whole graph as one expression: nodes inlined while short, longer ones named.
+
+        Inlining every node doubles the text at each diamond (2**40 characters for 40 levels).
+        A formula whose nodes all stay within FORMULA_INLINE characters reads as it always did;
+        otherwise a node read more than once, or whose text would pass that, is named (`n7`)
+        where it is read and defined after the expression (`… where n7 = …`), nearest the
+        output first. Past FORMULA_MAX characters an ellipsis says how many definitions are left.
+        """
+        head, reads, named = self._named_formula(Counter())
+        readers = Counter(a for node in self.nodes for a in node.args if a[0] == "n")
+        if named and any(count > 1 for count in readers.values()):
+            # A long formula: name the shared subexpressions too, so each is spelled out once.
+            head, reads, named = self._named_formula(readers)
+        return _with_definitions(head, reads, named)
+
+    def _named_formula(
+        self, readers: Counter[str]
+    ) -> tuple[str, frozenset[int], dict[int, tuple[str, frozenset[int]]]]:
+        """(the output's text, the named nodes it reads, each named node's text and reads);
+        a node is named when its text is long, or when `readers` counts it twice and it is not
+        short."""
+        raw: dict[str, str] = {}  # each node's text, or its name
         wrapped: dict[str, str] = {}  # the same, in parentheses where it has an operator
+        named: dict[int, tuple[str, frozenset[int]]] = {}
+        reads: dict[str, frozenset[int]] = {}  # the named nodes each node's text reads
         for i, node in enumerate(self.nodes):
             op = OPS[node.op]
             call = op.symbol.endswith(")")  # exp(...) needs no parentheses around its argument
             args = [self._inline(a, raw if call else wrapped) for a in node.args]
             text = op.describe(args, node.param)
-            raw[f"n{i}"] = text
-            wrapped[f"n{i}"] = text if call else f"({text})"
-        return raw.get(self.output) or self._inline(self.output, wrapped)
+            ref = f"n{i}"
+            inner = _NONE_READ
+            for a in node.args:
+                inner = inner | reads[a] if a in reads else inner
+            shared = readers[ref] > 1 and len(text) > SHARED_INLINE
+            if ref != self.output and (len(text) > FORMULA_INLINE or shared):
+                named[i] = text, inner
+                raw[ref] = wrapped[ref] = ref
+                reads[ref] = frozenset((i,))
+            else:
+                raw[ref] = text
+                wrapped[ref] = text if call else f"({text})"
+                reads[ref] = inner
+        head = raw.get(self.output) or self._inline(self.output, wrapped)
+        return head, reads.get(self.output, _NONE_READ), named
 
     def _inline(self, ref: str, parts: dict[str, str]) -> str:
-        kind, index = ref[0], int(ref[1:])
-        if kind == "x":
-            return self.leaf_name(index)
-        if kind == "c":
-            return repr(self.consts[index])
-        return parts[ref]
+        if ref in parts:
+            return parts[ref]
+        index = int(ref[1:])
+        return self.leaf_name(index) if ref[0] == "x" else repr(self.consts[index])
 
     # ----- validity -----
 
@@ -227,6 +266,27 @@ class GraphSpec:
     def case_id(self) -> str:
         """A stable id: a hash of the canonical JSON, so the same graph always has the same id."""
         return "g-" + hashlib.sha256(self.to_json().encode()).hexdigest()[:12]
+
+
+def _with_definitions(
+    head: str, reads: frozenset[int], named: dict[int, tuple[str, frozenset[int]]]
+) -> str:
+    """`head where n9 = …; n4 = …`: the named nodes the head reads, nearest the output first."""
+    reached, todo = set(reads), list(reads)
+    while todo:
+        for j in named[todo.pop()][1] - reached:
+            reached.add(j)
+            todo.append(j)
+    order = sorted(reached, reverse=True)
+    if not order:  # the long nodes are ones the output does not read
+        return head
+    text = head + " where "
+    for k, i in enumerate(order):
+        definition = f"{'; ' if k else ''}n{i} = {named[i][0]}"
+        if len(text) + len(definition) > FORMULA_MAX:
+            return text + f"{'; ' if k else ''}… ({len(order) - k} more named nodes: see the spec)"
+        text += definition
+    return text
 
 
 _NON_FINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}

@@ -14,6 +14,7 @@ import pytest
 
 from conformance.generate import GraphShape, expand
 from conformance.report import _atomic
+from conformance.reproducers import FAILURE_KIND
 from conformance.shrink import collect_garbage, shrink
 from conformance.spec import GraphSpec, Node
 from tests.test_cli import (
@@ -85,6 +86,82 @@ def test_a_failing_run_writes_a_minimal_reproducer_that_replays(tmp_path: Path) 
     again = conformance("replay", str(files[0]))
     assert again.returncode == 1 and "missing chain-rule factor" in again.stdout
     assert conformance("replay", str(files[0]), "--engine", "refimpl").returncode == 0
+
+
+def _elsewhere(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """`python ARGS` from `cwd` with no PYTHONPATH: only what is installed (the project, as
+    `nox -s tests` installs it) is importable; the project's tests are not."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    return subprocess.run(
+        [sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
+    )
+
+
+def _grads(stdout: str, side: str) -> list[float]:
+    return [float(ln.split("=")[1]) for ln in stdout.splitlines() if ln.startswith(side + "dL/d")]
+
+
+@pytest.mark.parametrize(
+    "engine",
+    ["tests/engines/zoo.py:MissingChainFactor",  # in a package: imports tests.engines.alt
+     "tests/engines/pkg_engine/lone.py:ExpForgetsUpstream"],  # a lone file: mypkg beside it
+    ids=["in-a-package", "lone-file"],
+)  # fmt: skip
+def test_a_file_engines_reproducer_and_replay_work_from_any_folder(
+    engine: str, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    proc = conformance("run", "--engine", engine, "--suite", "graphs", "--cases", "5",
+                       "--out", str(out))  # fmt: skip
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    reproducer = sorted((out / "failures").glob("*.json"))[0]
+    data = json.loads(reproducer.read_text())
+    path = data["engine"].rpartition(":")[0]
+    assert Path(path) == ROOT / engine.partition(":")[0]  # absolute, resolved when written
+    assert data["run_folder"] == str(ROOT)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    script = _elsewhere(str(reproducer.with_suffix(".py")), cwd=elsewhere)
+    assert script.returncode == 0, script.stderr
+    engine_grads, torch_grads = _grads(script.stdout, "engine: "), _grads(script.stdout, "torch:  ")
+    assert engine_grads and len(engine_grads) == len(torch_grads)
+    assert engine_grads != torch_grads  # the bug, shown by the script on its own
+    again = _elsewhere("-m", "conformance", "replay", str(reproducer), cwd=elsewhere)
+    assert again.returncode == 1, again.stdout + again.stderr
+    assert "missing chain-rule factor" in again.stdout
+
+
+def test_replay_finds_a_relative_file_or_a_module_engine_from_the_run_folder(
+    tmp_path: Path,
+) -> None:
+    spec = {**GOOD, "upstream": 2.0}
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    # A path relative to the run's folder (a hand-written file), and a module found from there.
+    bug = "MissingChainFactor"
+    for engine in [f"tests/engines/zoo.py:{bug}", f"tests.engines.zoo:{bug}"]:
+        data = {"schema": 1, "kind": FAILURE_KIND, "engine": engine, "run_folder": str(ROOT),
+                "spec": spec}  # fmt: skip
+        path = tmp_path / "hand-written.json"
+        path.write_text(json.dumps(data))
+        proc = _elsewhere("-m", "conformance", "replay", str(path), cwd=elsewhere)
+        assert proc.returncode == 1, (engine, proc.stdout + proc.stderr)  # loaded, and wrong
+        assert "missing chain-rule factor" in proc.stdout
+
+
+def test_a_command_engines_reproducer_speaks_the_protocol_from_any_folder(tmp_path: Path) -> None:
+    command = f"{sys.executable} tests/engines/protocol/doubled.py"  # relative to the run's folder
+    out = tmp_path / "out"
+    proc = conformance("run", "--engine-command", command, "--suite", "examples",
+                       "--out", str(out))  # fmt: skip
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    script = sorted((out / "failures").glob("*.py"))[0]
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    ran = _elsewhere(str(script), cwd=elsewhere)
+    assert ran.returncode == 0, ran.stderr
+    engine_grads, torch_grads = _grads(ran.stdout, "engine: "), _grads(ran.stdout, "torch:  ")
+    assert torch_grads and engine_grads == [2 * g for g in torch_grads]
 
 
 def test_a_passing_run_writes_no_reproducer(tmp_path: Path) -> None:

@@ -8,7 +8,8 @@ import math
 import pytest
 from hypothesis import given
 
-from conformance.spec import SCHEMA_VERSION, GraphSpec, Node, SpecError
+from conformance import spec as spec_module
+from conformance.spec import FORMULA_MAX, SCHEMA_VERSION, GraphSpec, Node, SpecError
 from conformance.strategies import graph_specs
 from conformance.vocabulary import OPS
 
@@ -104,3 +105,76 @@ def test_formula_reads_like_the_lecture() -> None:
         leaf_names=("h", "w1", "b"),
     )
     assert spec.formula() == "((h * w1) + b) ** 2"
+
+
+def _diamonds(levels: int) -> GraphSpec:
+    """Each level reads the one before twice (2**levels paths): d' = exp(d)·0.9 + d·0.2."""
+    nodes: list[Node] = []
+    prev = "x0"
+    for _ in range(levels):
+        k = len(nodes)
+        nodes += [
+            Node("exp", (prev,)),
+            Node("mul", (f"n{k}", "c0")),
+            Node("mul", (prev, "c1")),
+            Node("add", (f"n{k + 1}", f"n{k + 2}")),
+        ]
+        prev = f"n{k + 3}"
+    return GraphSpec(leaves=(-3.0,), nodes=tuple(nodes), output=prev, consts=(0.9, 0.2))
+
+
+def _doubled(times: int) -> GraphSpec:
+    prev = ["x0", *(f"n{i}" for i in range(times - 1))]  # each node reads the one before twice
+    nodes = [Node("add", (p, p)) for p in prev]
+    return GraphSpec(leaves=(0.75,), nodes=tuple(nodes), output=f"n{times - 1}")
+
+
+@pytest.mark.parametrize(
+    "spec", [_diamonds(40), _diamonds(400), _doubled(50)], ids=["40", "400", "doubled"]
+)
+def test_a_formula_stays_short_when_paths_double_at_every_level(spec: GraphSpec) -> None:
+    # Inlined, these would be 2**40 characters and more: the test would never end.
+    text = spec.formula()
+    assert len(text) <= FORMULA_MAX + 60
+    assert " where n" in text
+    if len(spec.nodes) > 100:  # more definitions than fit: an ellipsis says so
+        assert text.endswith("more named nodes: see the spec)")
+
+
+def _evaluate(text: str, spec: GraphSpec) -> float:
+    """The value a formula's text means: its `where` definitions first, deepest first."""
+    calls = {n: (lambda x, op=OPS[n]: op.forward([x], None)) for n in OPS if OPS[n].arity == 1}
+    names = {**calls, "inf": math.inf, "nan": math.nan}
+    names.update((spec.leaf_name(i), x) for i, x in enumerate(spec.leaves))
+    head, _, definitions = text.partition(" where ")
+    for line in reversed(definitions.split("; ") if definitions else []):
+        name, _, body = line.partition(" = ")
+        names[name] = eval(body, {"__builtins__": {}}, names)  # our own text, no builtins
+    return eval(head, {"__builtins__": {}}, names)
+
+
+def _value(spec: GraphSpec) -> float:
+    values = {f"x{i}": x for i, x in enumerate(spec.leaves)}
+    values.update((f"c{i}", c) for i, c in enumerate(spec.consts))
+    for i, node in enumerate(spec.nodes):
+        values[f"n{i}"] = OPS[node.op].forward([values[a] for a in node.args], node.param)
+    return values[spec.output]
+
+
+@given(graph_specs())
+def test_a_formula_with_named_nodes_means_the_same_graph(spec: GraphSpec) -> None:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(spec_module, "FORMULA_MAX", 10**6)  # every definition: the text is evaluated
+        text = spec.formula()
+    got, want = _evaluate(text, spec), _value(spec)
+    assert got == pytest.approx(want, rel=1e-12, abs=1e-300, nan_ok=True), text
+
+
+def test_named_nodes_are_defined_nearest_the_output_first() -> None:
+    spec = _diamonds(6)
+    text = spec.formula()
+    assert len(text) < FORMULA_MAX and "more named nodes" not in text
+    assert _evaluate(text, spec) == pytest.approx(_value(spec), rel=1e-12)
+    definitions = text.partition(" where ")[2].split("; ")
+    names = [d.split(" = ")[0] for d in definitions]
+    assert len(names) >= 2 and names == sorted(names, key=lambda n: -int(n[1:]))

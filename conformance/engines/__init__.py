@@ -16,7 +16,16 @@ from conformance.engines.function import FunctionEngine
 from conformance.engines.result import EngineResult
 from conformance.engines.scalar import ScalarClassEngine
 
-__all__ = ["BUILTIN_ENGINES", "COMMAND_PREFIX", "EngineLoadError", "EngineResult", "load_engine"]
+__all__ = [
+    "BUILTIN_ENGINES",
+    "COMMAND_PREFIX",
+    "EngineLoadError",
+    "EngineResult",
+    "engine_file",
+    "load_engine",
+    "portable_engine_name",
+    "where_to_import",
+]
 
 BUILTIN_ENGINES = ("refimpl", "torch", "micrograd")
 COMMAND_PREFIX = "command:"  # --engine-command CMD is the engine "command:CMD"
@@ -46,8 +55,9 @@ def load_engine(name: str) -> Any:
             f"unknown engine {name!r}: use one of {', '.join(BUILTIN_ENGINES)}, MODULE:ATTR or "
             "path/to/file.py:ATTR"
         )
-    if module.endswith(".py") or os.sep in module or "/" in module:
-        obj = _load_from_file(Path(module), attr, name)
+    file = engine_file(name)
+    if file is not None:
+        obj = _load_from_file(file[0], attr, name)
     else:
         obj = _import_attr(module, attr, name)
     if inspect.isclass(obj):
@@ -55,21 +65,56 @@ def load_engine(name: str) -> Any:
     return FunctionEngine(obj, name)
 
 
+def engine_file(name: str) -> tuple[Path, str] | None:
+    """(file, ATTR) for an engine named `path/to/file.py:ATTR`; None for any other name."""
+    if name in BUILTIN_ENGINES or name.startswith(COMMAND_PREFIX):
+        return None
+    module, sep, attr = name.rpartition(":")
+    if not sep or not module or not attr:
+        return None
+    if module.endswith(".py") or os.sep in module or "/" in module:
+        return Path(module), attr
+    return None
+
+
+def portable_engine_name(name: str) -> str:
+    """The engine's name with a file engine's path made absolute: it loads from any folder."""
+    file = engine_file(name)
+    return name if file is None else f"{file[0].resolve()}:{file[1]}"
+
+
+def where_to_import(path: Path) -> tuple[Path, str | None]:
+    """(the folder that goes on sys.path, the dotted module name) for a Python file.
+
+    Inside a package (its folder has an `__init__.py`), the root is the first folder up without
+    one and the name is dotted from there (`mypkg.engine`), so the file's own imports of its
+    package, absolute or relative, work. A lone file: its folder and no name.
+    """
+    path = path.resolve()
+    parts = [] if path.name == "__init__.py" else [path.stem]
+    folder = path.parent
+    while (folder / "__init__.py").is_file() and folder.parent != folder:
+        parts.insert(0, folder.name)
+        folder = folder.parent
+    inside = len(parts) > (0 if path.name == "__init__.py" else 1)
+    if not inside or not all(part.isidentifier() for part in parts):
+        return path.parent, None
+    return folder, ".".join(parts)
+
+
 def _load_from_file(path: Path, attr: str, name: str) -> Any:
-    """ATTR from a single Python file, imported under a private module name."""
+    """ATTR from a Python file: under its dotted name inside a package, else a private name."""
     if not path.is_file():
         raise EngineLoadError(f"engine file {str(path)!r} does not exist")
-    module_name = (
-        "conformance_engine_" + hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:12]
-    )
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    if spec is None or spec.loader is None:
-        raise EngineLoadError(f"{str(path)!r} is not a Python file")
-    module = importlib.util.module_from_spec(spec)
-    sys.path.insert(0, str(path.resolve().parent))  # its own helper modules, beside it
+    root, dotted = where_to_import(path)
+    # Its own helper modules beside it, and its package from the root: no PYTHONPATH needed.
+    sys.path[:0] = [str(path.resolve().parent)] + ([str(root)] if dotted else [])
     try:
-        sys.modules[module_name] = module
-        spec.loader.exec_module(module)
+        module = _import_package_module(dotted, path) if dotted else None
+        if module is None:
+            module = _exec_file(path)
+    except EngineLoadError:
+        raise
     except Exception as exc:
         raise EngineLoadError(
             f"running {str(path)!r} for engine {name!r} raised {type(exc).__name__}: {exc}"
@@ -77,6 +122,33 @@ def _load_from_file(path: Path, attr: str, name: str) -> Any:
     except SystemExit:
         raise EngineLoadError(f"{str(path)!r} called exit() while being imported") from None
     return _attr(module, attr, name, str(path))
+
+
+def _import_package_module(dotted: str, path: Path) -> Any:
+    """The module `dotted` when that name is this very file; None when it names another (a
+    package of the same name found first): the file is then run under a private name."""
+    heads = {".".join(dotted.split(".")[: k + 1]) for k in range(dotted.count(".") + 1)}
+    try:
+        module = importlib.import_module(dotted)
+    except ModuleNotFoundError as exc:
+        if exc.name in heads:  # the name leads to another package, not to this file
+            return None
+        raise  # a module the file itself imports is missing: its own error
+    where = getattr(module, "__file__", None)
+    return module if where and Path(where).resolve() == path.resolve() else None
+
+
+def _exec_file(path: Path) -> Any:
+    module_name = (
+        "conformance_engine_" + hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:12]
+    )
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise EngineLoadError(f"{str(path)!r} is not a Python file")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 def _import_attr(module: str, attr: str, name: str) -> Any:
