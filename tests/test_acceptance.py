@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 
 import pytest
@@ -10,6 +11,8 @@ from conformance.engines import load_engine
 from tests.engines import buggy
 from tests.engines.alt import Value as AltValue
 from tests.helpers import check_engine_rows, scalar_engine
+from tests.test_corpus import CORPUS, ENGINES
+from tests.test_corpus import CORRECT as CORPUS_CORRECT
 
 CORRECT = {
     "refimpl": lambda: load_engine("refimpl"),
@@ -33,12 +36,23 @@ def test_correct_engines_have_no_failing_row(engine: str, seed: int) -> None:
     assert counts["unverified"] <= counts["pass"] // 1000
 
 
+def _corpus_engine(name: str):
+    return load_engine(f"{CORPUS / name}.py:{ENGINES[name]['cls']}")
+
+
+# The corpus's correct engines, written the usual ways (tests/engines/corpus/).
+CORRECT_EVERYWHERE = {
+    **CORRECT,
+    **{f"corpus-{n}": functools.partial(_corpus_engine, n) for n in CORPUS_CORRECT},
+}
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("engine", sorted(CORRECT))
+@pytest.mark.parametrize("engine", sorted(CORRECT_EVERYWHERE))
 def test_correct_engines_thorough_20000_cases(engine: str) -> None:
     total = Counter()
     for seed in (11, 12, 13, 14):
-        rows = check_engine_rows(CORRECT[engine](), seed, cases=5000)
+        rows = check_engine_rows(CORRECT_EVERYWHERE[engine](), seed, cases=5000)
         bad = [r.detail for r in rows if r.status in ("fail", "error")]
         assert not bad, bad[:5]
         total += _statuses(rows)

@@ -27,3 +27,9 @@ def test_the_quick_start_names_both_commands() -> None:
     assert "python -m pip install nox" in quick
     assert "nox -s conformance" in quick
     assert "nox -s tests" in quick
+
+
+def test_the_readme_states_the_default_number_of_random_graphs() -> None:
+    from conformance.options import RunOptions
+
+    assert f"random graphs (default {RunOptions.cases:,})" in README.read_text()
