@@ -17,6 +17,7 @@ from pathlib import Path
 from conformance.expr import ExprError, parse_at, parse_expression
 from conformance.numfmt import pair
 from conformance.options import DEFAULT_TIMEOUT, EXIT_INTERRUPTED, EXIT_USAGE
+from conformance.safetext import safe_data, safe_text
 
 __all__ = ["add_check_parser", "check_command", "sign_hint"]
 
@@ -119,7 +120,7 @@ def check_command(args: argparse.Namespace) -> int:
         pool.start()
         result = pool.call(spec)
     except EngineLoadError as exc:
-        print(f"conformance: error: {exc}", file=sys.stderr)
+        print(safe_text(f"conformance: error: {exc}"), file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("conformance: interrupted", file=sys.stderr)
@@ -139,7 +140,8 @@ def check_command(args: argparse.Namespace) -> int:
         except OSError as exc:
             print(f"conformance: error: cannot write --svg {args.svg!r}: {exc}", file=sys.stderr)
             return EXIT_USAGE
-    report = _report(args, spec, values, rows, oracle, code, message)
+    # The engine's messages (and name) are outside text: safe before either format prints them.
+    report = safe_data(_report(args, spec, values, rows, oracle, code, message))
     if args.format == "json":
         print(json.dumps(report, indent=2))
     else:

@@ -33,6 +33,7 @@ from conformance.options import (
 from conformance.records import DIFFERENCE_KINDS
 from conformance.report import _atomic, prepare_out, write_reports
 from conformance.runner import RunOutcome, run
+from conformance.safetext import safe_csv_frame, safe_data, safe_text
 from conformance.vocabulary import OPS
 
 __all__ = [
@@ -198,9 +199,34 @@ def engines_in(folder: Path, attr: str | None = None) -> Roster:
     return Roster(tuple(engines), tuple(helpers))
 
 
+# The columns of grades.csv that hold a file's name or an engine's words (the rest are ours).
+GRADE_TEXT_COLUMNS = ("engine", "headline", "conventions", "reproducer", "report")
+
+# The names `grade` writes in OUT itself: no engine's report folder may take one.
+OWN_FILES = ("grades.csv", "grades.html")
+
+
 def _slug(engine: str) -> str:
+    """A folder name from the engine's file stem: ASCII letters, digits, `_` and `-` only, so that
+    `grades.csv.py` cannot become `grades.csv` and a non-UTF-8 name stays writable."""
     stem = Path(engine.rpartition(":")[0]).stem if ".py:" in engine else engine
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", stem)[:80] or "engine"
+    return re.sub(r"[^A-Za-z0-9_-]+", "_", stem)[:80].strip("_") or "engine"
+
+
+def report_folders(engines: Sequence[str]) -> dict[str, str]:
+    """Each engine's report folder name in OUT: its slug, with `-2`, `-3`... where two slugs meet
+    (`a-b.py`/`a_b.py`, or `Alice.py`/`alice.py` on a case-insensitive disk)."""
+    taken = {name.casefold() for name in OWN_FILES}
+    folders: dict[str, str] = {}
+    for engine in engines:
+        base = _slug(engine)
+        name, n = base, 1
+        while name.casefold() in taken:
+            n += 1
+            name = f"{base}-{n}"
+        taken.add(name.casefold())
+        folders[engine] = name
+    return folders
 
 
 def _text(value: object) -> str:
@@ -343,10 +369,9 @@ def headline(outcome: RunOutcome, verdicts: dict[str, str] | None = None) -> str
     return text + (f"; missing: {', '.join(missing)}" if missing else "")
 
 
-def _grade_one(engine: str, options: RunOptions, out: Path) -> tuple[dict, bool]:
-    """One engine's row of the table, and whether the run was interrupted."""
+def _grade_one(engine: str, options: RunOptions, folder: Path) -> tuple[dict, bool]:
+    """One engine's row of the table (reports in `folder`), and whether it was interrupted."""
     row: dict = {"engine": engine}
-    folder = out / _slug(engine)
     try:
         prepare_out(folder)
         outcome = run(replace(options, engine=engine, out=str(folder)))
@@ -385,15 +410,19 @@ def grade(
     """
     out.mkdir(parents=True, exist_ok=True)
     rows = []
+    folders = report_folders(engines)
     for engine in engines:
         try:
-            row, interrupted = _grade_one(engine, options, out)
+            row, interrupted = _grade_one(engine, options, out / folders[engine])
         except KeyboardInterrupt:  # outside the run itself (its reports were being written)
             row = {"engine": engine, "verdict": "INTERRUPTED", "headline": "interrupted"}
             row["exit_code"], interrupted = EXIT_INTERRUPTED, True
+        # File names and engine messages are outside text: safe for the table, its page and the
+        # progress line alike (a non-UTF-8 file name must not crash the print).
+        row = safe_data(row)
         rows.append(row)
         if progress is not None:
-            progress(engine, row)
+            progress(safe_text(engine), row)
         if interrupted:
             break
     table = pd.DataFrame(rows)
@@ -403,8 +432,11 @@ def grade(
     last = ["conventions", "reproducer", "report", "exit_code"]
     middle = [c for c in table.columns if c not in first + ops + last]
     table = table.reindex(columns=first + ops + middle + last)
-    _atomic(out / "grades.csv", lambda p: table.to_csv(p, index=False, lineterminator="\n"))
-    page = _html(table, options, helpers, out)
+    # File names and engine messages are outside text: a lone surrogate (a non-UTF-8 file name)
+    # must not lose the table, nor a file named `=cmd.py` run as a spreadsheet formula.
+    csv_table = safe_csv_frame(table, GRADE_TEXT_COLUMNS)
+    _atomic(out / "grades.csv", lambda p: csv_table.to_csv(p, index=False, lineterminator="\n"))
+    page = safe_text(_html(table, options, helpers, out))
     _atomic(out / "grades.html", lambda p: p.write_text(page, encoding="utf-8"))
     return table
 

@@ -26,6 +26,7 @@ from conformance.graph_svg import MAX_DRAWN_NODES, draw_graph
 from conformance.plots import BLUE, GREEN, RED, Series, line_chart, log_histogram, number
 from conformance.records import DIFFERENCE_KINDS, FAILING, STATUSES
 from conformance.report_neurons import seed_section
+from conformance.reproducers import replay_command
 from conformance.training import ENVELOPE, training_table
 
 __all__ = ["CSP", "MAX_ROWS", "render"]
@@ -283,9 +284,10 @@ def _failure_card(failure, path: str, engine: str) -> str:
                 parts.append(f'<div class="drawing">{svg}</div>')
     script = str(Path(path).with_suffix(".py"))
     parts.append(
-        f'<p>Replay: <code class="cmd">python -m conformance replay {escape(path)}</code> '
-        f'· with torch\'s numbers: <code class="cmd">python -m conformance replay {escape(path)} '
-        f"--engine refimpl</code> · script: <code>{escape(script)}</code></p></section>"
+        f'<p>Replay: <code class="cmd">{escape(replay_command(Path(path), engine))}</code> '
+        f'· with torch\'s numbers: <code class="cmd">'
+        f"{escape(replay_command(Path(path), 'refimpl'))}</code> · script: "
+        f"<code>{escape(script)}</code></p></section>"
     )
     return "".join(parts)
 
@@ -294,7 +296,7 @@ def _cut(text: str, limit: int = 400) -> str:
     return text if len(text) <= limit else text[:limit] + " …"
 
 
-def _card_from_file(path: str) -> str:
+def _card_from_file(path: str, engine: str) -> str:
     """A failure known only by its reproducer file (another shard's, say): text, no drawing."""
     try:
         d = json.loads(Path(path).read_text(encoding="utf-8"))
@@ -308,7 +310,7 @@ def _card_from_file(path: str) -> str:
         f"{escape(str(status))}</h3><p><code>{escape(_cut(formula))}</code></p>"
         + "".join(f"<p>{line}</p>" for line in lines if line)
         + "<p>Replay (the engine's numbers were not kept, so nothing is drawn here): "
-        f'<code class="cmd">python -m conformance replay {escape(path)}</code></p></section>'
+        f'<code class="cmd">{escape(replay_command(Path(path), engine))}</code></p></section>'
     )
 
 
@@ -316,7 +318,7 @@ def _failures_section(failures: Sequence, paths: Sequence[str], engine: str) -> 
     """Each distinct failure: what is wrong, the minimal graph drawn, how to replay it. The
     first paths are those of `failures`; any after them are read from their files."""
     cards = [_failure_card(f, p, engine) for f, p in zip(failures, paths)]
-    cards += [_card_from_file(p) for p in paths[len(failures) :]]
+    cards += [_card_from_file(p, engine) for p in paths[len(failures) :]]
     cards = [c for c in cards if c]
     if not cards:
         return ""

@@ -1,7 +1,13 @@
-"""`python -m conformance replay FILE`: re-run one case from a reproducer (or a bare spec) file."""
+"""`python -m conformance replay FILE`: re-run one case from a reproducer (or a bare spec) file.
+
+A reproducer names its engine for information only: a file shared in a bug report could name
+`command:rm -rf ~`. The engine to run comes from the command line (`--engine`, `--engine-command`)
+or, when the user says they trust the file (`--trust-engine`), from the file.
+"""
 
 from __future__ import annotations
 
+import shlex
 import sys
 from pathlib import Path
 
@@ -12,17 +18,28 @@ from conformance.engines import COMMAND_PREFIX, engine_file
 from conformance.options import EXIT_FAILED, EXIT_OK
 from conformance.pool import EnginePool
 from conformance.records import FAILING, Record
-from conformance.reproducers import FAILURE_KIND
+from conformance.reproducers import FAILURE_KIND, engine_arguments
+from conformance.safetext import safe_text
 from conformance.spec import GraphSpec, SpecError, parse_json
 
-__all__ = ["MAX_BYTES", "load_case", "replay"]
+__all__ = ["MAX_BYTES", "EngineNotGiven", "load_case", "replay"]
 
 MAX_BYTES = 16 * 1024 * 1024  # a reproducer is a few kilobytes; a 1,000,000-node spec ~ 60 MB
+# Finite differences evaluate the graph once per 2**22 / (leaves + nodes) leaves (oracle.py), so
+# their time grows with leaves x (leaves + nodes): 10,000 leaves take ~11 s and ~150 MB. Generated
+# graphs have at most 8 leaves; a 16 MB file holds far fewer than 1,000,000 nodes.
+MAX_LEAVES = 10_000
+MAX_NODES = 1_000_000
+
+
+class EngineNotGiven(Exception):
+    """The file names an engine, but the command line neither names one nor trusts the file's."""
 
 
 def load_case(path: Path) -> tuple[Case, str | None, str | None]:
-    """The case in a reproducer file, the engine it names and the folder its run started in;
-    SpecError (one line) when bad."""
+    """The case in a reproducer file, the engine it names (as written, a relative file engine
+    resolved from the run folder) and the folder its run started in; SpecError (one line) when
+    bad."""
     if not path.exists():
         raise SpecError(f"{path}: no such file")
     if not path.is_file():
@@ -51,6 +68,11 @@ def load_case(path: Path) -> tuple[Case, str | None, str | None]:
             engine = run_folder = None
     except SpecError as exc:
         raise SpecError(f"{path}: {exc}") from None
+    if len(spec.leaves) > MAX_LEAVES or len(spec.nodes) > MAX_NODES:
+        raise SpecError(
+            f"{path}: {len(spec.leaves):,} leaves and {len(spec.nodes):,} nodes; replay's limit "
+            f"is {MAX_LEAVES:,} leaves and {MAX_NODES:,} nodes"
+        )
     if kind not in CHECKERS:
         raise SpecError(f"{path}: unknown case kind {kind!r}; known: {', '.join(CHECKERS)}")
     op = spec.nodes[0].op if len(spec.nodes) == 1 else "graph"
@@ -94,21 +116,47 @@ def format_rows(rows: list[Record]) -> str:
     return "\n".join(lines)
 
 
-def replay(path: Path, engine: str | None, timeout: float) -> int:
-    """Run the case on the engine (the file's, unless given), print the comparison; exit code."""
-    case, recorded, run_folder = load_case(path)
+def _untrusted(path: Path, recorded: str) -> EngineNotGiven:
+    """One line: which engine the file names, and the two ways to run it."""
+    given = shlex.join(engine_arguments(recorded))
+    return EngineNotGiven(
+        f"{path} names the engine {recorded!r}, which replay runs only when you say so: add "
+        f"{given} (or another engine), or --trust-engine to run the one the file names"
+    )
+
+
+def choose_engine(
+    path: Path, engine: str | None, recorded: str | None, run_folder: str | None, trust: bool
+) -> str:
+    """The engine to run: the one given, else the file's when trusted, else refimpl for a file
+    that names none; EngineNotGiven for a file that names one nobody vouched for."""
+    if engine is None and recorded is not None and not trust:
+        raise _untrusted(path, recorded)
     name = engine or recorded or "refimpl"
-    if engine is None and recorded is not None:
+    if recorded is not None and name == recorded:
+        # The user named (or trusted) this very engine: a module engine is also looked for
+        # where its run started, so that the printed replay command works from any folder.
         _search_run_folder(recorded, run_folder)
+    return name
+
+
+def replay(path: Path, engine: str | None, timeout: float, trust: bool = False) -> int:
+    """Run the case on the given engine (the file's only when `trust`), print the comparison;
+    the exit code. EngineNotGiven, before anything runs, when the file names an engine and
+    neither `engine` nor `trust` is given."""
+    case, recorded, run_folder = load_case(path)
+    name = choose_engine(path, engine, recorded, run_folder, trust)
     pool = EnginePool(name, jobs=1, timeout=timeout)
     try:
         pool.start()
         rows = CHECKERS[case.kind](case, name, pool.call(case.spec), pool.call)
     finally:
         pool.close()
-    print(f"case {case.case_id}: {case.spec.formula()[:200]}")
-    print(f"engine {name}")
-    print(format_rows(rows))
+    # The file's case id and names, the engine's name and messages are outside text (see
+    # conformance.safetext): made safe before they reach the terminal.
+    print(safe_text(f"case {case.case_id}: {case.spec.formula()[:200]}"))
+    print(safe_text(f"engine {name}"))
+    print(safe_text(format_rows(rows)))
     failed = any(r.status in FAILING for r in rows)
     print("FAIL" if failed else "PASS")
     return EXIT_FAILED if failed else EXIT_OK

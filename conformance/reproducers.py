@@ -3,20 +3,29 @@
 from __future__ import annotations
 
 import json
+import shlex
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from conformance.checkers import EngineCall
 from conformance.compare import Case
-from conformance.engines import portable_engine_name
+from conformance.engines import COMMAND_PREFIX, portable_engine_name
 from conformance.engines.result import EngineResult
 from conformance.records import Record
 from conformance.shrink import shrink
 from conformance.snippet import snippet
 from conformance.spec import SCHEMA_VERSION, GraphSpec
 
-__all__ = ["FAILURE_KIND", "Failure", "failure_key", "find_failures", "write_failures"]
+__all__ = [
+    "FAILURE_KIND",
+    "Failure",
+    "engine_arguments",
+    "failure_key",
+    "find_failures",
+    "replay_command",
+    "write_failures",
+]
 
 FAILURE_KIND = "conformance-failure"
 MAX_SHRUNK = 20  # distinct failures shrunk per run: a broken engine must not make the run slow
@@ -110,6 +119,21 @@ def _shrunk(
     return case.spec, original, None
 
 
+def engine_arguments(engine: str) -> list[str]:
+    """The options that name `engine` on the command line: `--engine-command CMD` for a command
+    engine, `--engine NAME` for any other."""
+    if engine.startswith(COMMAND_PREFIX):
+        return ["--engine-command", engine[len(COMMAND_PREFIX) :]]
+    return ["--engine", engine]
+
+
+def replay_command(path: Path, engine: str) -> str:
+    """The shell command that replays the reproducer at `path` on `engine`, named explicitly:
+    `replay` never runs the engine a file names on the file's word alone."""
+    argv = ["python", "-m", "conformance", "replay", str(path), *engine_arguments(engine)]
+    return shlex.join(argv)
+
+
 def write_failures(failures: Sequence[Failure], out: Path, engine: str) -> list[Path]:
     """DIR/failures/<id>.json and <id>.py for each failure; the paths of the JSON files.
 
@@ -153,7 +177,7 @@ def write_failures(failures: Sequence[Failure], out: Path, engine: str) -> list[
         title = (
             f"Reproduce {f.key[2]} of {f.key[0]} ({f.key[1]}) for engine {engine}: "
             f"case {f.case_id}, shrunk from {f.case.case_id}. "
-            f"Replay: python -m conformance replay {path.resolve()}"
+            f"Replay: {replay_command(path.resolve(), engine)}"
         )
         (folder / f"{f.case_id}.py").write_text(snippet(f.spec, engine, title, run_folder))
         paths.append(path)

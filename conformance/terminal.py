@@ -15,6 +15,7 @@ from typing import TextIO
 import pandas as pd
 
 from conformance.records import DIFFERENCE_KINDS, FAILING, STATUSES
+from conformance.safetext import safe_text
 
 __all__ = ["Progress", "colour", "print_outcome", "suite_table"]
 
@@ -115,14 +116,16 @@ def print_outcome(
     tty = stream.isatty()
 
     def say(text: str = "") -> None:
-        print(text, file=stream)
+        # Engine names, messages and paths are outside text: an ESC in them must not reach the
+        # terminal, nor a lone surrogate crash the print (our own colours are added after).
+        print(safe_text(text), file=stream)
 
     say(
         f"engine {options.engine}, seed {options.seed}: {outcome.cases} cases, "
         f"{len(outcome.frame)} rows in {outcome.elapsed:.1f} s"
     )
     if tty and len(outcome.frame):
-        say(suite_table(outcome.frame, stream))
+        print(suite_table(outcome.frame, stream), file=stream)  # our text and colours
         say()
     for kind in ("csv", "summary", "json", "html", "training", "junit", "coverage"):
         if kind in paths:
@@ -141,11 +144,11 @@ def print_outcome(
             if len(frame) > 5:
                 say(f"  ... and {len(frame) - 5} more {title} rows")
     for warning in outcome.warnings:
-        print(f"conformance: warning: {warning}", file=sys.stderr)
+        print(safe_text(f"conformance: warning: {warning}"), file=sys.stderr)
     for line in difference_lines(outcome.frame):
         say(line)
     code = "32;1" if outcome.exit_code == 0 else "31;1"
-    say(colour(outcome.message, code, stream))
+    print(colour(safe_text(outcome.message), code, stream), file=stream)
 
 
 def difference_lines(frame) -> list[str]:

@@ -82,8 +82,11 @@ def test_a_failing_run_writes_a_minimal_reproducer_that_replays(tmp_path: Path) 
     engine_line = next(ln for ln in script.stdout.splitlines() if ln.startswith("engine: dL"))
     torch_line = next(ln for ln in script.stdout.splitlines() if ln.startswith("torch:  dL"))
     assert engine_line.split("=")[1] != torch_line.split("=")[1]
-    # Replay: the recorded engine fails, refimpl passes.
-    again = conformance("replay", str(files[0]))
+    # The script's docstring names the engine in its replay command, as replay needs it.
+    script_text = files[0].with_suffix(".py").read_text()
+    assert f"replay {files[0].resolve()} --engine {engine}" in script_text
+    # Replay: the recorded engine, named again, fails; refimpl passes.
+    again = conformance("replay", str(files[0]), "--engine", engine)
     assert again.returncode == 1 and "missing chain-rule factor" in again.stdout
     assert conformance("replay", str(files[0]), "--engine", "refimpl").returncode == 0
 
@@ -126,7 +129,9 @@ def test_a_file_engines_reproducer_and_replay_work_from_any_folder(
     engine_grads, torch_grads = _grads(script.stdout, "engine: "), _grads(script.stdout, "torch:  ")
     assert engine_grads and len(engine_grads) == len(torch_grads)
     assert engine_grads != torch_grads  # the bug, shown by the script on its own
-    again = _elsewhere("-m", "conformance", "replay", str(reproducer), cwd=elsewhere)
+    again = _elsewhere(
+        "-m", "conformance", "replay", str(reproducer), "--engine", data["engine"], cwd=elsewhere
+    )  # fmt: skip
     assert again.returncode == 1, again.stdout + again.stderr
     assert "missing chain-rule factor" in again.stdout
 
@@ -144,9 +149,15 @@ def test_replay_finds_a_relative_file_or_a_module_engine_from_the_run_folder(
                 "spec": spec}  # fmt: skip
         path = tmp_path / "hand-written.json"
         path.write_text(json.dumps(data))
-        proc = _elsewhere("-m", "conformance", "replay", str(path), cwd=elsewhere)
+        proc = _elsewhere(
+            "-m", "conformance", "replay", str(path), "--trust-engine", cwd=elsewhere
+        )  # fmt: skip
         assert proc.returncode == 1, (engine, proc.stdout + proc.stderr)  # loaded, and wrong
         assert "missing chain-rule factor" in proc.stdout
+    # Named on the command line, the module engine is looked for in the run folder too.
+    proc = _elsewhere("-m", "conformance", "replay", str(path), "--engine", engine, cwd=elsewhere)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "missing chain-rule factor" in proc.stdout
 
 
 def test_a_command_engines_reproducer_speaks_the_protocol_from_any_folder(tmp_path: Path) -> None:
@@ -251,6 +262,8 @@ def test_an_unwritable_out_is_refused_before_running(tmp_path: Path) -> None:
 def test_a_run_that_cannot_start_leaves_no_old_report_behind(tmp_path: Path) -> None:
     stale = tmp_path / "conformance.csv"
     stale.write_text("suite,case\nold,passing\n")
+    # A previous run's report: its manifest lists it (a file no run wrote is refused instead).
+    (tmp_path / ".conformance-manifest.json").write_text('{"files": ["conformance.csv"]}')
     proc = conformance("run", "--engine", "no_such_module:V", "--out", str(tmp_path))
     assert proc.returncode == 2
     assert not stale.exists()

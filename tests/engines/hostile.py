@@ -6,6 +6,7 @@ Each is alt.Value with one method broken; the suite must turn each into `error` 
 from __future__ import annotations
 
 import os
+import signal
 import time
 
 from tests.engines.alt import Value
@@ -50,3 +51,31 @@ class BrokenOnImport:
 
     def __init__(self, x):
         raise TypeError("cannot build a leaf")
+
+
+class HostileText(Value):
+    """exp raises with a lone surrogate, a NUL and a terminal escape in its message."""
+
+    def exp(self):
+        raise RuntimeError("bad \ud800 byte \x00 then \x1b[31mred")
+
+
+class FormulaText(Value):
+    """exp raises with a message that a spreadsheet would run as a formula."""
+
+    def exp(self):
+        raise RuntimeError('=HYPERLINK("http://example.invalid","click")')
+
+
+class ExitsInTanh(Value):
+    """tanh ends the process with exit code 3, as `sys.exit` deep in a student's code might."""
+
+    def tanh(self):
+        os._exit(3)
+
+
+class KilledInTanh(Value):
+    """tanh gets the process killed by a signal, as the out-of-memory killer would."""
+
+    def tanh(self):
+        os.kill(os.getpid(), signal.SIGKILL)

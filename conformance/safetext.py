@@ -1,0 +1,115 @@
+"""Text from engines and file names made safe to write: to UTF-8 files, terminals and CSV cells.
+
+An engine's error message, its name or a graded file's name can hold anything a Python str can:
+a lone surrogate (valid in Python and in JSON's `\\ud800`, but not encodable as UTF-8, so writing
+it raises and loses the report), NUL (which ends C strings and is invalid in XML), ESC (which
+recolours or rewrites a terminal), or a leading `=` that a spreadsheet runs as a formula.
+
+The text is made safe where it is written rather than where it enters: it enters in many places
+(exceptions, skip reasons, probe answers, protocol replies, engine and file names), and a writer
+that cleans what it writes cannot be bypassed by the next place added.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pandas only where frames are written: `check` and `replay` start faster
+    import pandas as pd
+
+__all__ = [
+    "CSV_TEXT_COLUMNS",
+    "safe_cell",
+    "safe_csv_frame",
+    "safe_data",
+    "safe_frame",
+    "safe_text",
+]
+
+# Lone surrogates: U+FFFD, as a UTF-8 decoder does with bytes it cannot read.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+# C0 controls but tab and newline, DEL and C1 (0x9b is a CSI on some terminals): a visible escape.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# Either of the two, in one pattern: a frame's columns are searched for it in one vectorised pass.
+_UNSAFE = f"{_SURROGATE.pattern[:-1]}{_CONTROL.pattern[1:]}"
+# What a spreadsheet reads as the start of a formula (OWASP's CSV injection list).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# The columns of conformance.csv that carry an engine's text (or name) rather than our own.
+CSV_TEXT_COLUMNS = ("engine", "detail", "first_wrong", "hint")
+
+
+def safe_text(text: str) -> str:
+    """`text` with lone surrogates as U+FFFD, control characters (not tab, newline) as `\\xNN`."""
+    text = _SURROGATE.sub("\ufffd", text)
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def safe_cell(value: Any) -> Any:
+    """A CSV cell: text made safe, and a spreadsheet formula neutralised by a leading `'`;
+    anything but text (numbers above all) as it is."""
+    if not isinstance(value, str):
+        return value
+    value = safe_text(value)
+    return "'" + value if value.startswith(_FORMULA_START) else value
+
+
+def safe_data(data: Any) -> Any:
+    """Every str in plain data (dicts, lists, tuples), keys too, made safe."""
+    if isinstance(data, str):
+        return safe_text(data)
+    if isinstance(data, dict):
+        return {safe_data(k): safe_data(v) for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        items = [safe_data(v) for v in data]
+        return items if isinstance(data, list) else tuple(items)
+    return data
+
+
+def _text_column(column: pd.Series) -> bool:
+    """Whether a column may hold text (object or str dtype); numbers are never touched."""
+    import pandas as pd
+
+    return not (
+        pd.api.types.is_numeric_dtype(column) or pd.api.types.is_datetime64_any_dtype(column)
+    )
+
+
+def _where(column: pd.Series, found: pd.Series, fix: Any) -> pd.Series:
+    """`column` with `fix` applied to the cells where `found`; the rest as they are."""
+    if not found.any():
+        return column
+    column = column.copy()
+    column[found] = column[found].map(fix)
+    return column
+
+
+def _strings(column: pd.Series, test: Any) -> pd.Series:
+    """A boolean mask of the str cells of `column` that pass `test` (a .str method), vectorised:
+    a 200,000-row report is searched in a fraction of a second, not cell by cell."""
+    try:
+        return test(column.str).fillna(False).astype(bool)
+    except AttributeError:  # no str cells at all (say, a column of None): nothing to fix
+        return pd.Series(False, index=column.index)
+
+
+def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of `frame` with every text cell made safe; numeric columns untouched."""
+    out = frame.copy()
+    for col in out.columns:
+        if _text_column(out[col]):
+            found = _strings(out[col], lambda s: s.contains(_UNSAFE, regex=True))
+            out[col] = _where(out[col], found, safe_text)
+    return out
+
+
+def safe_csv_frame(
+    frame: pd.DataFrame, columns: tuple[str, ...] = CSV_TEXT_COLUMNS
+) -> pd.DataFrame:
+    """`frame` made safe, and formulas neutralised in `columns` (those holding outside text)."""
+    out = safe_frame(frame)
+    for col in columns:
+        if col in out.columns and _text_column(out[col]):
+            found = _strings(out[col], lambda s: s.startswith(_FORMULA_START))
+            out[col] = _where(out[col], found, safe_cell)
+    return out
