@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import secrets
 import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from conformance.options import (
@@ -15,6 +17,9 @@ from conformance.options import (
     DEFAULT_TIMEOUT,
     EXIT_INTERRUPTED,
     EXIT_USAGE,
+    MAX_CASES,
+    MAX_MAX_NODES,
+    MAX_SECONDS,
     PROFILES,
     SUITE_NAMES,
     RunOptions,
@@ -31,12 +36,29 @@ class UsageError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
+    """argparse with a one-line error that names the command's own --help."""
+
+    @staticmethod
+    def _help_for(prog: str) -> str:
+        """`python -m conformance run --help` for prog "conformance run"."""
+        return " ".join(["python -m conformance", *prog.split()[1:], "--help"])
+
+    def parse_args(self, args=None, namespace=None):  # type: ignore[override]
+        """As argparse's; unknown options are blamed on the command they were given to."""
+        parsed, extras = self.parse_known_args(args, namespace)
+        if extras:  # argparse would report them from the top parser, hinting at its --help
+            command = getattr(parsed, "command", None)
+            prog = f"{self.prog} {command}" if command else self.prog
+            message = f"unrecognized arguments: {' '.join(extras)}"
+            raise UsageError(f"{message} (see `{self._help_for(prog)}`)")
+        return parsed
+
     def error(self, message: str) -> None:  # one line, not usage + message
-        raise UsageError(f"{message} (see `python -m conformance {self.prog.split()[-1]} --help`)")
+        raise UsageError(f"{message} (see `{self._help_for(self.prog)}`)")
 
 
-def _whole(minimum: int) -> Callable[[str], int]:
-    """An argparse type: a whole number of at least `minimum`."""
+def _whole(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
+    """An argparse type: a whole number of at least `minimum` and at most `maximum`."""
 
     def parse(text: str) -> int:
         try:
@@ -46,13 +68,16 @@ def _whole(minimum: int) -> Callable[[str], int]:
         if value < minimum:
             need = "must not be negative" if minimum == 0 else f"must be at least {minimum}"
             raise argparse.ArgumentTypeError(f"{text!r} {need}")
+        if maximum is not None and value > maximum:
+            raise argparse.ArgumentTypeError(f"{text!r} is more than the limit, {maximum:,}")
         return value
 
     return parse
 
 
 _positive_int = _whole(1)
-_count = _whole(0)
+_count = _whole(0, MAX_CASES)
+_max_nodes = _whole(1, MAX_MAX_NODES)
 
 
 def _seed(text: str) -> int:
@@ -71,6 +96,8 @@ def _timeout(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
     if not value > 0:
         raise argparse.ArgumentTypeError(f"{text!r} must be more than 0 seconds")
+    if not value <= MAX_SECONDS:  # inf and 1e10 overflow the waits (OverflowError in a thread)
+        raise argparse.ArgumentTypeError(f"{text!r} is more than the limit, {MAX_SECONDS:g} s")
     return value
 
 
@@ -129,7 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="seed of the random cases (default 0); 'random' draws one and records it",
     )  # fmt: skip
     r.add_argument(
-        "--max-nodes", type=_positive_int, default=RunOptions.max_nodes, metavar="N",
+        "--max-nodes", type=_max_nodes, default=RunOptions.max_nodes, metavar="N",
         help=f"most op nodes in a random graph (default {RunOptions.max_nodes})",
     )  # fmt: skip
     r.add_argument(
@@ -185,7 +212,21 @@ def build_parser() -> argparse.ArgumentParser:
         "spec, and print the engine's numbers beside torch's.",
     )  # fmt: skip
     p.add_argument("file", metavar="FILE", help="a reproducer JSON file or a graph spec")
-    p.add_argument("--engine", default=None, help="the engine (default: the file's, or refimpl)")
+    who = p.add_mutually_exclusive_group()
+    who.add_argument(
+        "--engine", default=None,
+        help="the engine to run (default: refimpl for a bare spec; a reproducer's own engine "
+        "runs only with --trust-engine)",
+    )  # fmt: skip
+    who.add_argument(
+        "--engine-command", default=None, metavar="CMD",
+        help="a command that speaks the JSON-lines protocol, as for run",
+    )  # fmt: skip
+    p.add_argument(
+        "--trust-engine", action="store_true",
+        help="run the engine the file names (a module, a file or a shell command: only for "
+        "files you trust)",
+    )  # fmt: skip
     p.add_argument(
         "--timeout", type=_timeout, default=DEFAULT_TIMEOUT, metavar="SECONDS",
         help=f"limit per engine call (default {DEFAULT_TIMEOUT:g})",
@@ -210,7 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--suite", type=_suites, default=SUITE_NAMES, metavar="S,...")
     g.add_argument("--cases", type=_count, default=RunOptions.cases, metavar="N")
     g.add_argument("--seed", type=_seed, default=0, metavar="N|random")
-    g.add_argument("--max-nodes", type=_positive_int, default=RunOptions.max_nodes, metavar="N")
+    g.add_argument("--max-nodes", type=_max_nodes, default=RunOptions.max_nodes, metavar="N")
     g.add_argument("--timeout", type=_timeout, default=DEFAULT_TIMEOUT, metavar="SECONDS")
     g.add_argument(
         "--strict", action="store_true", help="differences from torch's conventions gate too"
@@ -258,6 +299,7 @@ def _grade(args: argparse.Namespace) -> int:
         found = f" ({len(helpers)} helper modules, no engine class)" if helpers else ""
         raise UsageError(f"nothing to grade{found}: give a folder of engine files or --engine")
     from conformance.grade import exit_code, grade
+    from conformance.safetext import safe_text
 
     options = RunOptions(
         suites=args.suite, cases=args.cases, seed=args.seed, max_nodes=args.max_nodes,
@@ -265,7 +307,7 @@ def _grade(args: argparse.Namespace) -> int:
     )  # fmt: skip
 
     def progress(engine: str, row: dict) -> None:
-        print(f"{row['verdict']:<15} {engine}: {row['headline']}", flush=True)
+        print(safe_text(f"{row['verdict']:<15} {engine}: {row['headline']}"), flush=True)
 
     try:
         table = grade(engines, options, Path(args.out), progress, helpers)
@@ -274,7 +316,7 @@ def _grade(args: argparse.Namespace) -> int:
     if helpers:
         print("helper modules, no engine:")
         for path, why in helpers:
-            print(f"  {path}: {why}")
+            print(safe_text(f"  {path}: {why}"))
     print(f"  {Path(args.out) / 'grades.csv'}")
     print(f"  {Path(args.out) / 'grades.html'}")
     return exit_code(table)
@@ -287,14 +329,18 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _replay(args: argparse.Namespace) -> int:
-    from conformance.engines import EngineLoadError
-    from conformance.replay import replay
+    from conformance.engines import COMMAND_PREFIX, EngineLoadError
+    from conformance.replay import EngineNotGiven, replay
+    from conformance.safetext import safe_text
     from conformance.spec import SpecError
 
+    engine = args.engine
+    if args.engine_command is not None:
+        engine = COMMAND_PREFIX + args.engine_command
     try:
-        return replay(Path(args.file), args.engine, args.timeout)
-    except (SpecError, EngineLoadError) as exc:
-        print(f"conformance: error: {exc}", file=sys.stderr)
+        return replay(Path(args.file), engine, args.timeout, trust=args.trust_engine)
+    except (SpecError, EngineLoadError, EngineNotGiven) as exc:
+        print(safe_text(f"conformance: error: {exc}"), file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("conformance: interrupted", file=sys.stderr)
@@ -303,6 +349,30 @@ def _replay(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse the options, run, write the reports, print the verdict; the exit code."""
+    # First thing: a SIGTERM while torch loads must not kill the process with 143, nor a Ctrl-C
+    # print a traceback. Called with `argv`, main is a function and gives the handlers back.
+    _SIGNALS.reset()
+    previous = {s: signal.signal(s, _SIGNALS.handle) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        code = _main(argv)
+    except KeyboardInterrupt:
+        code = None
+    # A signal deferred while files were written ends the run as interrupted all the same.
+    if code is None or (_SIGNALS.received is not None and code != EXIT_INTERRUPTED):
+        print("conformance: interrupted", file=sys.stderr)
+        code = EXIT_INTERRUPTED
+    if argv is None:  # the program: a signal from here to the exit still means 130
+        sys.stdout.flush()
+        for s in previous:
+            signal.signal(s, _late)
+    else:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    return code
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    """`main` with its signal handlers in place."""
     try:
         args = build_parser().parse_args(argv)
         if args.command == "replay":
@@ -314,7 +384,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "merge":
             return _merge(args)
         if args.command != "run":
-            raise UsageError("say what to do: `python -m conformance run` (see --help)")
+            raise UsageError(
+                "say what to do: `python -m conformance run`, or see `python -m conformance --help`"
+            )
+        if not args.out.strip():  # an unset variable: "" would mean the current folder
+            raise UsageError("--out is empty: name the report folder")
         out = Path(args.out)
         if out.exists() and not out.is_dir():
             raise UsageError(f"--out {args.out!r} is a file, not a folder")
@@ -349,11 +423,8 @@ def _run(
 ) -> int:
     # Imported here: they bring torch, which a bad option should not wait for.
     from conformance import baseline
-    from conformance.engines import EngineLoadError
-    from conformance.report import PartialRows, prepare_out, write_reports
-    from conformance.runner import run
+    from conformance.report import OutBusy, lock_out
     from conformance.spec import SpecError
-    from conformance.terminal import Progress, print_outcome
     from conformance.xfails import load_xfails
 
     try:
@@ -363,41 +434,148 @@ def _run(
     except (SpecError, baseline.BaselineError) as exc:
         print(f"conformance: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    # From here on a signal is deferred, except while cases run: the folder always holds a
+    # consistent set (nothing, or the rows so far with a run.json that says how the run ended).
+    with _SIGNALS.deferred():
+        try:
+            lock = lock_out(out)  # held until the run's files are written
+        except OutBusy as exc:
+            print(f"conformance: error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        except OSError as exc:
+            print(f"conformance: error: cannot write to --out {str(out)!r}: {exc}",
+                  file=sys.stderr)  # fmt: skip
+            return EXIT_USAGE
+        with lock:
+            return _run_locked(options, out, xfails, reference)
+
+
+def _run_locked(options: RunOptions, out: Path, xfails, reference) -> int:
+    """The run once `out` is locked, with signals deferred."""
+    from conformance import baseline
+    from conformance.engines import EngineLoadError
+    from conformance.records import to_frame
+    from conformance.report import (
+        ForeignFiles,
+        PartialRows,
+        mark_interrupted,
+        prepare_out,
+        write_reports,
+    )
+    from conformance.runner import RunOutcome, run, verdict
+    from conformance.terminal import Progress, print_outcome
+    from conformance.xfails import apply_xfails
+
     try:
         prepare_out(out)
+    except ForeignFiles as exc:
+        print(f"conformance: error: --out {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except OSError as exc:
         print(f"conformance: error: cannot write to --out {str(out)!r}: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    if _SIGNALS.received is not None:
+        raise KeyboardInterrupt  # nothing written yet: stop before the engine loads
     progress = Progress()
-    previous = signal.signal(signal.SIGTERM, _terminate)
-    try:
-        with PartialRows(out) as partial:
-            outcome = run(options, progress, on_rows=partial.write, xfails=xfails)
-            progress.finish()
-            comparison = None
-            if reference is not None and not outcome.interrupted:
-                comparison = baseline.compare(reference, outcome.frame, options)
-                outcome.message += f" ({comparison.summary()})"
+    seen: list = []  # every row, for a signal that lands after the runner's own handler
+
+    def on_rows(rows: list) -> None:
+        seen.extend(rows)
+        partial.write(rows)
+
+    with PartialRows(out) as partial:
+        try:
             try:
-                paths = write_reports(outcome, options, out, baseline=comparison)
-            except OSError as exc:
-                print(f"conformance: error: cannot write reports to {str(out)!r}: {exc}; "
-                      f"the rows so far are in {partial.path}", file=sys.stderr)  # fmt: skip
-                partial.keep = True
-                return EXIT_USAGE
-    except EngineLoadError as exc:
-        print(f"conformance: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except KeyboardInterrupt:  # before any row existed
-        print("conformance: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    finally:
-        progress.finish()
-        signal.signal(signal.SIGTERM, previous)
+                with _SIGNALS.raising():
+                    outcome = run(options, progress, on_rows=on_rows, xfails=xfails)
+            except KeyboardInterrupt:  # outside the runner's try: the rows it had flushed
+                rows = apply_xfails(seen, xfails)[0] if xfails else seen
+                frame = to_frame(rows)
+                code, message = verdict(frame, interrupted=True)
+                outcome = RunOutcome(frame, code, message, options.engine, interrupted=True)
+        except EngineLoadError as exc:
+            print(f"conformance: error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        finally:
+            progress.finish()
+        if _SIGNALS.received is not None and not outcome.interrupted:
+            outcome.interrupted = True  # a signal between the last case and here
+            outcome.exit_code, outcome.message = verdict(outcome.frame, interrupted=True)
+        comparison = None
+        if reference is not None and not outcome.interrupted:
+            comparison = baseline.compare(reference, outcome.frame, options)
+            outcome.message += f" ({comparison.summary()})"
+        try:
+            paths = write_reports(outcome, options, out, baseline=comparison)
+            if _SIGNALS.received is not None and not outcome.interrupted:
+                mark_interrupted(out)  # the signal came while the reports were written
+        except OSError as exc:
+            kept = (
+                f"the rows so far are in {partial.path}"
+                if partial.failed is None
+                else f"the rows could not be kept either ({partial.failed.strerror})"
+            )
+            print(f"conformance: error: cannot write reports to {str(out)!r}: {exc}; {kept}",
+                  file=sys.stderr)  # fmt: skip
+            partial.keep = True
+            return EXIT_USAGE
+    if partial.failed is not None:
+        why = partial.failed.strerror
+        print(f"conformance: warning: the rows could not be flushed as the run went ({why}); "
+              "the reports hold them all", file=sys.stderr)  # fmt: skip
     print_outcome(outcome, options, paths, comparison)
     return outcome.exit_code
 
 
-def _terminate(signum: int, frame: object) -> None:
-    """SIGTERM stops the run like Ctrl-C: the rows so far are written, exit 130."""
-    raise KeyboardInterrupt
+class _Signals:
+    """SIGINT and SIGTERM: the first stops the run (KeyboardInterrupt) where it may stop at
+    once; elsewhere it is noted, and the run stops once its files are a consistent set."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget earlier signals: raise at once, as while the program starts."""
+        self.received: int | None = None
+        self.deferring = 0
+        self.raise_now = False
+
+    def handle(self, signum: int, frame: object) -> None:
+        """The handler: note the signal; raise when stopping now is safe."""
+        first = self.received is None
+        self.received = signum
+        # A second signal never raises: the run is already on its way out, writing the rows.
+        if first and (self.raise_now or not self.deferring):
+            raise KeyboardInterrupt
+
+    @contextlib.contextmanager
+    def deferred(self) -> Iterator[None]:
+        """Signals are noted, not raised, inside (files being prepared or written)."""
+        self.deferring += 1
+        try:
+            yield
+        finally:
+            self.deferring -= 1
+
+    @contextlib.contextmanager
+    def raising(self) -> Iterator[None]:
+        """Signals raise inside, even within `deferred` (the cases being run)."""
+        if self.received is not None:
+            raise KeyboardInterrupt  # noted before: stop before anything runs
+        self.raise_now = True
+        try:
+            yield
+        finally:
+            self.raise_now = False
+
+
+_SIGNALS = _Signals()
+
+
+def _late(signum: int, frame: object) -> None:
+    """After `main` has returned: the reports are written, so end now, interrupted."""
+    sys.stderr.write("conformance: interrupted\n")
+    with contextlib.suppress(Exception):
+        sys.stdout.flush()
+        sys.stderr.flush()
+    os._exit(EXIT_INTERRUPTED)

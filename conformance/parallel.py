@@ -3,7 +3,9 @@
 The oracles (torch, finite differences, the error bounds, the neuron checks) cost far more than
 most engines, so they run in parallel too: checker k takes every case whose index is k mod N,
 runs the engine and the checker, and sends each case's rows back. The parent puts them in case
-order, so the CSV is the same byte for byte whatever N is.
+order, so the CSV is the same byte for byte whatever N is. A checker that stops (its engine does
+not load there, the OOM killer ends it) costs its cases still to come as `error` rows, as an
+engine that dies costs its case with one checker: never the run.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ def _checker(conn, options: RunOptions, cases: list[tuple[int, Case]]) -> None:
     """One checker process: an engine pool of one, the cases it was given, rows back."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # close the engine worker on the way
+    from conformance.engines import EngineLoadError
     from conformance.pool import EnginePool
     from conformance.runner import judge_case
     from conformance.schedule import Schedule, shape
@@ -40,7 +43,11 @@ def _checker(conn, options: RunOptions, cases: list[tuple[int, Case]]) -> None:
     schedule = Schedule(options.timeout, options.budget)
     pool = EnginePool(options.engine, jobs=1, timeout=options.timeout, gate=schedule)
     try:
-        pool.start(probe=False)
+        try:
+            pool.start(probe=False)
+        except EngineLoadError as exc:  # the parent turns this share into error rows
+            conn.send(("failed", f"the engine did not load in a checker process: {exc}"))
+            return
         futures = pool.submit([c.spec for _, c in cases], [shape(c) for _, c in cases])
         for (index, case), fut in zip(cases, futures):
             got = schedule.refusal() if schedule.spent() else fut.result()
@@ -96,24 +103,36 @@ def check_in_parallel(
     done: dict[int, list[Record]] = {}
     next_index = 0
     open_conns = list(conns)
+    owner = {conn: k for k, conn in enumerate(conns)}
+    process_of = dict(zip(conns[1:] if call is not None else conns, procs))
+
+    def lose_share(conn, why: str) -> None:
+        # A checker that stopped (its engine did not load, the OOM killer, a bug) costs its
+        # cases still to come, as error rows like those of an engine that dies: never the run.
+        open_conns.remove(conn)
+        for index, case in shares[owner[conn]]:
+            if index >= next_index and index not in done:
+                done[index] = [_lost(case, options.engine, why)]
+
     try:
         while open_conns:
             for conn in wait(open_conns):
                 try:
                     index, rows = conn.recv()
-                except EOFError:
-                    open_conns.remove(conn)
-                    continue
-                if index == "done":
+                except (EOFError, OSError):
+                    index, rows = "died", _died(process_of.get(conn))
+                if index == "died":
+                    lose_share(conn, rows)
+                elif index == "done":
                     open_conns.remove(conn)
                 elif index == "failed":
-                    raise RuntimeError(f"a checker process stopped: {rows}")
+                    lose_share(conn, f"the checker of this case stopped: {rows}")
                 else:
                     done[index] = rows
                 while next_index in done:
                     on_case(next_index, done.pop(next_index))
                     next_index += 1
-        if next_index < len(cases):  # a checker died without a word
+        if next_index < len(cases):  # a checker said "done" too early: a bug, not the engine's
             raise RuntimeError(f"the checker processes ended after {next_index} cases")
     finally:
         for proc in procs:
@@ -126,3 +145,21 @@ def check_in_parallel(
         for conn in conns:
             with contextlib.suppress(OSError):
                 conn.close()
+
+
+def _died(proc) -> str:
+    """Why a checker's pipe closed without a word: its exit code once it has ended."""
+    code = None
+    if proc is not None:
+        proc.join(5)
+        code = proc.exitcode
+    return f"the checker process of this case died (exit code {code}) before its rows came back"
+
+
+def _lost(case: Case, engine: str, why: str) -> Record:
+    """The one `error` row of a case whose checker stopped before sending its rows."""
+    return Record(
+        suite=case.suite, case=case.case_id, engine=engine, check="run", node="", op=case.op,
+        expected=None, actual=None, fd=None, abs_err=None, rel_err=None, ulp=None,
+        tolerance=None, status="error", detail=why, reproduce=case.reproduce,
+    )  # fmt: skip
