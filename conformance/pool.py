@@ -18,13 +18,14 @@ import queue
 import signal
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
-from conformance.engines import EngineLoadError, EngineResult, load_engine
+from conformance.engines import COMMAND_PREFIX, EngineLoadError, EngineResult, load_engine
 from conformance.generate import op_variants
-from conformance.options import DEFAULT_TIMEOUT
+from conformance.options import DEFAULT_TIMEOUT, worker_memory_limit_mb
 from conformance.spec import GraphSpec
 
 if TYPE_CHECKING:
@@ -36,9 +37,23 @@ _CTX = multiprocessing.get_context("spawn")
 PROBE_TIMEOUT = 10.0  # per op variant; a scalar class's probe stops itself after 2 s
 
 
-def _serve(conn, engine_name: str) -> None:  # runs in the worker process
+def _serve(conn, engine_name: str, parent: int | None = None) -> None:  # in the worker process
+    command = engine_name.startswith(COMMAND_PREFIX)
+    if command:
+        # This worker only waits on pipes, so a handler runs: it takes the engine's whole
+        # process group with it (a wrapper script's children are out of reach of their own
+        # death signal). Both stopping it (`_Worker.kill`) and its parent's death send SIGTERM.
+        signal.signal(signal.SIGTERM, _stop_engines)
+    _die_with(parent, signal.SIGTERM if command else signal.SIGKILL)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops us
-    sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - an engine's prints must not garble ours
+    # An engine's prints, and its writes to file descriptor 1 (C code, os.write), must not garble
+    # ours: the worker shares the parent's stdout, where `check --format json` writes.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.close(devnull)
+    sys.stdout = open(os.devnull, "w")  # noqa: SIM115
+    if not command:  # a protocol engine's process is not ours to size (a JVM reserves GBs)
+        _limit_memory(worker_memory_limit_mb())
     try:
         engine = load_engine(engine_name)
     except EngineLoadError as exc:
@@ -70,6 +85,44 @@ def _serve(conn, engine_name: str) -> None:  # runs in the worker process
         conn.send((index, result.to_dict()))
 
 
+def _stop_engines(signum: int, frame: object) -> None:
+    """SIGTERM in a protocol engine's worker: kill the engine's process group, then exit."""
+    from conformance.engines.process import stop_all
+
+    stop_all()
+    os._exit(128 + signum)
+
+
+def _die_with(parent: int | None, sig: int) -> None:
+    """Linux: the worker gets `sig` when the process that started it dies, even by SIGKILL."""
+    # Strictly when the thread that started it ends: the caller's (start) or the pool's queue
+    # threads (a replaced worker), which all live as long as the pool.
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, sig)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if parent is not None and os.getppid() != parent:  # it died before the prctl took effect
+        os._exit(1)
+
+
+def _limit_memory(megabytes: int) -> None:
+    """Cap the worker's address space, so a leak is a MemoryError, not a machine out of memory."""
+    try:
+        import resource
+    except ImportError:  # not POSIX
+        return
+    if megabytes <= 0:
+        return
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    limit = megabytes * 2**20
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    with contextlib.suppress(ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+
+
 def _probe_one(engine: Any, variant: tuple) -> tuple[str | None, str | None]:
     """(why the engine lacks the variant, what breaks when it builds it); None where fine."""
     unsupported = getattr(engine, "unsupported", None)
@@ -98,6 +151,19 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0][:200]}" if text else type(exc).__name__
 
 
+def _ended(code: int | None) -> str:
+    """How a worker process ended, from its exit code: `exited with code 3`, `was killed by
+    SIGKILL`; a code still None means it would not stop even when killed."""
+    if code is None:
+        return "did not stop when killed"
+    if code < 0:
+        try:
+            return f"was killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"was killed by signal {-code}"
+    return f"exited with code {code}"
+
+
 class _Worker:
     """One worker process and the parent's end of its pipe."""
 
@@ -105,7 +171,9 @@ class _Worker:
         self.engine_name = engine_name
         parent, child = _CTX.Pipe()
         self.conn = parent
-        self.process = _CTX.Process(target=_serve, args=(child, engine_name), daemon=True)
+        self.process = _CTX.Process(
+            target=_serve, args=(child, engine_name, os.getpid()), daemon=True
+        )
         self.process.start()
         child.close()
 
@@ -119,7 +187,7 @@ class _Worker:
         except (EOFError, OSError):
             code = self.kill()
             raise EngineLoadError(
-                f"the worker for engine {self.engine_name!r} died while loading (exit code {code})"
+                f"the worker for engine {self.engine_name!r} died while loading: it {_ended(code)}"
             ) from None
         if kind != "ready":
             self.kill()
@@ -153,6 +221,10 @@ class _Worker:
         """Stop the process now; its exit code."""
         with contextlib.suppress(OSError):
             self.conn.close()
+        if self.process.is_alive():
+            # SIGTERM first: a protocol engine's worker then kills the engine's process group.
+            self.process.terminate()
+            self.process.join(1)
         if self.process.is_alive():
             self.process.kill()
         self.process.join(5)
@@ -255,29 +327,52 @@ class EnginePool:
                 _, _, index, spec, shape, fut = self._tasks.get(timeout=0.2)
             except queue.Empty:
                 continue
-            refused = self.gate.admit(spec, shape) if self.gate is not None else None
-            if refused:
-                fut.set_result(EngineResult(error=refused))
-                continue
-            limit = self.gate.limit(spec) if self.gate is not None else self.timeout
-            worker = self._workers[slot]
-            result = worker.call(index, spec, limit)
-            if result is None:
-                alive = worker.process.is_alive()
-                code = worker.kill()
-                if self._closed.is_set():
-                    fut.set_result(EngineResult(error="the run was interrupted"))
+            try:
+                if self._serve_one(slot, index, spec, shape, fut):
                     return
-                if alive and self.gate is not None:
-                    what = self.gate.timed_out(spec, shape, limit)
-                elif alive:
-                    what = f"timed out after {limit:g} s (the worker was stopped)"
-                else:
-                    what = f"the engine process died (exit code {code})"
-                fut.set_result(EngineResult(error=what))
-                self._workers[slot] = self._replace()
+            except BaseException as exc:  # a dead thread would leave the caller waiting forever
+                if not fut.done():
+                    fut.set_result(EngineResult(error=f"the suite failed: {_describe(exc)}"))
+                with contextlib.suppress(BaseException):  # the worker may be mid-call: start anew
+                    self._workers[slot].kill()
+                    self._workers[slot] = self._replace()
+
+    def _serve_one(self, slot: int, index: int, spec: GraphSpec, shape: str, fut: Future) -> bool:
+        """Run one task and resolve its future; True when the pool closed meanwhile."""
+        refused = self.gate.admit(spec, shape) if self.gate is not None else None
+        if refused:
+            fut.set_result(EngineResult(error=refused))
+            return False
+        limit = self.gate.limit(spec) if self.gate is not None else self.timeout
+        worker = self._workers[slot]
+        started = time.monotonic()
+        result = worker.call(index, spec, limit)
+        if result is None:
+            # A call that ended well before its limit did not time out: the pipe closed because
+            # the process died, though it may not be reaped yet (is_alive() still True). The
+            # margin keeps a poll that wakes a hair early from counting as a death.
+            early = time.monotonic() - started < 0.9 * limit
+            if early:
+                worker.process.join(5)
+            alive = worker.process.is_alive()
+            code = worker.kill()
+            if self._closed.is_set():
+                fut.set_result(EngineResult(error="the run was interrupted"))
+                return True
+            # The row says "the engine " before this text.
+            if early and alive:
+                what = "process stopped answering before its time limit (it was stopped)"
+            elif early or not alive:
+                what = f"process died: it {_ended(code)}"
+            elif self.gate is not None:
+                what = self.gate.timed_out(spec, shape, limit)
             else:
-                fut.set_result(result)
+                what = f"timed out after {limit:g} s (the worker was stopped)"
+            fut.set_result(EngineResult(error=what))
+            self._workers[slot] = self._replace()
+        else:
+            fut.set_result(result)
+        return False
 
     def _replace(self) -> _Worker:
         w = _Worker(self.engine)

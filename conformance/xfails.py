@@ -10,6 +10,8 @@ entry that matches no row at all is warned about.
 
 from __future__ import annotations
 
+import os
+import stat
 from dataclasses import dataclass, replace
 from fnmatch import fnmatchcase
 from pathlib import Path
@@ -20,6 +22,9 @@ from conformance.spec import SpecError
 __all__ = ["KEYS", "XfailEntry", "apply_xfails", "load_xfails"]
 
 KEYS = ("case", "suite", "op", "check", "node")
+# An xfails file lists a few hundred entries; /dev/zero or a misnamed data file must not be read
+# to the end of memory.
+MAX_BYTES = 2**20
 
 
 @dataclass(frozen=True)
@@ -45,7 +50,7 @@ class XfailEntry:
 def load_xfails(path: Path) -> list[XfailEntry]:
     """The entries of an xfails file; SpecError (one line) for a missing file or a bad entry."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = _read_bounded(path)
     except (OSError, UnicodeDecodeError) as exc:
         raise SpecError(f"cannot read the xfails file {str(path)!r}: {exc}") from None
     entries = []
@@ -67,6 +72,22 @@ def load_xfails(path: Path) -> list[XfailEntry]:
             pairs.append((key, value))
         entries.append(XfailEntry(where, line, tuple(pairs)))
     return entries
+
+
+def _read_bounded(path: Path) -> str:
+    """The text of a regular file of at most MAX_BYTES; SpecError (one line) otherwise."""
+    # Checked before opening (a FIFO would block the open) and after (the file may have changed).
+    if not stat.S_ISREG(path.stat().st_mode):
+        raise SpecError(f"the xfails file {str(path)!r} is not a regular file")
+    with path.open("rb") as f:
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            raise SpecError(f"the xfails file {str(path)!r} is not a regular file")
+        data = f.read(MAX_BYTES + 1)
+    if len(data) > MAX_BYTES:
+        raise SpecError(
+            f"the xfails file {str(path)!r} is bigger than the limit, {MAX_BYTES // 2**20} MB"
+        )
+    return data.decode("utf-8")
 
 
 def apply_xfails(

@@ -13,15 +13,19 @@ standard JSON: nan and infinities are the strings "nan", "inf", "-inf").
    where `grads[i]` is d(upstream · output)/d(leaf i), or with
        {"id": N, "error": "what went wrong"}
    for a case it cannot compute. Anything else on stdout is garbage: an error row, and the process
-   is restarted. Diagnostics go to stderr.
+   is restarted; so is a reply line longer than `reply_limit(spec)` (64 MB and more for big
+   specs). Diagnostics go to stderr.
 4. End: the suite closes stdin; the engine exits.
 
 One process serves many cases. If it dies, or prints garbage, the next case starts a new one; a
 hang is ended by the run's per-call `--timeout`, which stops the worker and, with it, the process.
+The process starts in a session of its own, and the whole group is killed when it is stopped, so
+a wrapper script's children (`sh -c "python engine.py"`) do not outlive the run.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import select
@@ -35,11 +39,37 @@ from conformance.engines.function import FunctionEngine
 from conformance.engines.result import EngineResult
 from conformance.spec import GraphSpec
 
-__all__ = ["PROTOCOL", "PROTOCOL_VERSION", "ProcessEngine"]
+__all__ = ["PROTOCOL", "PROTOCOL_VERSION", "ProcessEngine", "reply_limit", "stop_all"]
 
 PROTOCOL = "backprop-conformance"
 PROTOCOL_VERSION = 1
 HANDSHAKE_TIMEOUT = 60.0
+# Longest line read from the process, so garbage without a newline cannot fill our memory. A reply
+# holds at most 2 numbers per leaf and per node (~25 characters each, written as JSON floats):
+# 64 MB covers a 1,000,000-node chain's, and bigger specs get proportionally more.
+REPLY_LINE_LIMIT = 64 * 2**20
+HANDSHAKE_LINE_LIMIT = 2**20  # a name and the op list
+_BYTES_PER_SPEC_ITEM = 64
+
+_LIVE: set[int] = set()  # process groups of the engines this process started and has not stopped
+
+
+def reply_limit(spec: GraphSpec) -> int:
+    """The longest reply line accepted for `spec`, in bytes."""
+    return REPLY_LINE_LIMIT + _BYTES_PER_SPEC_ITEM * (len(spec.leaves) + len(spec.nodes))
+
+
+def stop_all() -> None:
+    """Kill the process group of every engine still running (the worker is being stopped)."""
+    for group in list(_LIVE):
+        _kill_group(group)
+
+
+def _kill_group(group: int) -> None:
+    # The group outlives its leader while a wrapper's children live: kill it by its id.
+    with contextlib.suppress(OSError, AttributeError):  # gone already; or not POSIX
+        os.killpg(group, signal.SIGKILL)
+    _LIVE.discard(group)
 
 
 class EngineProtocolError(Exception):
@@ -80,11 +110,14 @@ class ProcessEngine:
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,
                 preexec_fn=_die_with_parent if os.name == "posix" else None,
+                start_new_session=os.name == "posix",  # its group is ours to kill, see _stop
             )
         except OSError as exc:
             raise EngineLoadError(f"cannot start {self.command!r}: {exc}") from None
+        if os.name == "posix":
+            _LIVE.add(self.proc.pid)  # a new session's group id is its leader's pid
         try:
-            hello = self._read(HANDSHAKE_TIMEOUT)
+            hello = self._read(HANDSHAKE_TIMEOUT, HANDSHAKE_LINE_LIMIT)
         except EngineProtocolError as exc:
             self._stop()
             raise EngineLoadError(f"{self.command!r} gave no handshake: {exc}") from None
@@ -105,23 +138,38 @@ class ProcessEngine:
 
     def _stop(self) -> None:
         if self.proc is not None:
+            if os.name == "posix":
+                _kill_group(self.proc.pid)
             try:
                 self.proc.kill()
                 self.proc.wait(5)
             except (OSError, subprocess.TimeoutExpired):
                 pass
+            for pipe in (self.proc.stdin, self.proc.stdout):
+                with contextlib.suppress(OSError):  # a broken pipe's buffer cannot be flushed
+                    if pipe is not None:
+                        pipe.close()
             self.proc = None
 
-    def _read(self, timeout: float | None) -> dict:
+    def _read(self, timeout: float | None, limit: int) -> dict:
         assert self.proc is not None and self.proc.stdout is not None
         if timeout is not None:
             ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
             if not ready:
                 raise EngineProtocolError(f"nothing within {timeout:g} s")
-        line = self.proc.stdout.readline()
+        line = self.proc.stdout.readline(limit + 1)
+        if len(line) > limit:
+            raise EngineProtocolError(
+                f"garbage on stdout: a line longer than the limit, {limit:,} bytes"
+            )
         if not line:
-            code = self.proc.poll()
-            raise EngineProtocolError(f"the engine process exited (exit code {code})")
+            try:  # stdout closes a moment before the process can be reaped
+                code = self.proc.wait(timeout=1.0)
+            except subprocess.TimeoutExpired:
+                raise EngineProtocolError("its process closed stdout without exiting") from None
+            if code < 0:
+                raise EngineProtocolError(f"its process was killed by signal {-code}")
+            raise EngineProtocolError(f"its process exited with code {code}")
         try:
             msg = json.loads(line, parse_constant=lambda c: c)
         except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
@@ -151,7 +199,7 @@ class ProcessEngine:
             assert self.proc is not None and self.proc.stdin is not None
             self.proc.stdin.write((json.dumps(request) + "\n").encode())
             self.proc.stdin.flush()
-            reply = self._read(None)
+            reply = self._read(None, reply_limit(spec))
         except (BrokenPipeError, OSError) as exc:
             self._stop()
             raise EngineProtocolError(f"the engine process is gone: {exc}") from None
