@@ -67,6 +67,8 @@ def load(path: Path) -> Baseline:
             meta = json.loads(run_json.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, ValueError) as exc:
             raise BaselineError(f"cannot read {run_json}: {exc}".splitlines()[0]) from None
+        except RecursionError:  # `[[[[...]]]]` thousands deep: json recurses once per level
+            raise BaselineError(f"cannot read {run_json}: JSON nested too deeply") from None
         if not isinstance(meta, dict):
             raise BaselineError(f"{run_json} is not a run.json: not a JSON object")
     if frame.duplicated(KEY).any():

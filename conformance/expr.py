@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ast
 import math
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -265,6 +266,8 @@ def parse_at(texts: Sequence[str]) -> dict[str, float]:
                 raise ExprError(f"--at wants NAME=VALUE, got {part!r:.60}")
             if not name.isidentifier():
                 raise ExprError(f"--at: {name!r:.40} is not a variable name")
+            # Python reads the identifier `ｘ` in the expression as `x` (NFKC); so must --at.
+            name = unicodedata.normalize("NFKC", name)
             if name in values:
                 raise ExprError(f"--at gives {name} twice")
             try:

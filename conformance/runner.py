@@ -27,7 +27,7 @@ from conformance.oracle import FiniteDifferences, finite_differences, torch_refe
 from conformance.parallel import MIN_CASES_PER_JOB, check_in_parallel
 from conformance.pool import EnginePool, probe_capabilities
 from conformance.records import DIFFERENCE_KINDS, FAILING, Record, strictly, to_frame
-from conformance.reproducers import find_failures
+from conformance.reproducers import engine_arguments, find_failures
 from conformance.schedule import NOT_RUN, Schedule, not_run, shape
 from conformance.spec import GraphSpec
 from conformance.suites import SuiteOptions, build_cases
@@ -70,11 +70,10 @@ class RunOutcome:
 
 def reproduce_command(options: RunOptions, case: Case) -> str:
     """A command that re-runs exactly this case, from any folder, every argument shell-quoted."""
-    if options.engine.startswith(COMMAND_PREFIX):
-        engine = ["--engine-command", options.engine[len(COMMAND_PREFIX) :]]
-    else:
-        engine = ["--engine", portable_engine_name(options.engine)]
-    argv = ["python", "-m", "conformance", "run", *engine, "--suite", case.suite]
+    engine = options.engine
+    if not engine.startswith(COMMAND_PREFIX):
+        engine = portable_engine_name(engine)
+    argv = ["python", "-m", "conformance", "run", *engine_arguments(engine), "--suite", case.suite]
     if case.suite == "graphs":
         argv += ["--seed", str(options.seed), "--cases", str(options.cases)]
         argv += ["--max-nodes", str(options.max_nodes)]

@@ -233,8 +233,8 @@ class GraphSpec:
             nodes = tuple(
                 Node(
                     str(n["op"]),
-                    tuple(n["args"]),
-                    None if n.get("param") is None else float(n["param"]),
+                    tuple(_ref(a) for a in n["args"]),
+                    None if n.get("param") is None else decode_number(n["param"]),
                 )
                 for n in d["nodes"]
             )
@@ -305,7 +305,32 @@ def decode_number(v: object) -> float:
         return _NON_FINITE[v]
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         raise SpecError(f'{v!r:.40} is not a number (write nan and infinities as "nan", "inf")')
-    return float(v)
+    try:
+        return float(v)
+    except OverflowError:  # a whole number of 309 digits or more: no float holds it
+        raise SpecError(f"a {v.bit_length()}-bit whole number is too large for a float") from None
+
+
+MAX_INT_DIGITS = 400  # far beyond any float (309 digits) or index; longer numbers are refused
+
+
+def _parse_int(text: str) -> int:
+    """json's parse_int: refuse before Python's int-digits limit raises a bare ValueError."""
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise SpecError(f"{text[:20]}... ({len(text)} digits) is too large a number")
+    return int(text)
+
+
+MAX_REF = 24  # "n" and an index: a reference longer than this points to nothing anyway
+
+
+def _ref(v: object) -> str:
+    """A node's argument: a short string (validate checks it names something)."""
+    if not isinstance(v, str):
+        raise SpecError(f"{v!r:.40} is not a reference (use x<i>, c<i> or n<i>)")
+    if len(v) > MAX_REF:
+        raise SpecError(f"{v[:20]!r}... is not a reference: too long")
+    return v
 
 
 def _whole(v: object) -> int:
@@ -321,7 +346,7 @@ def _reject_constant(name: str) -> float:
 def parse_json(text: str) -> object:
     """Standard JSON only (no NaN or Infinity literals); SpecError, one line, for anything else."""
     try:
-        return json.loads(text, parse_constant=_reject_constant)
+        return json.loads(text, parse_constant=_reject_constant, parse_int=_parse_int)
     except json.JSONDecodeError as exc:
         raise SpecError(f"not JSON: {exc}") from None
     except RecursionError:
@@ -331,4 +356,4 @@ def parse_json(text: str) -> object:
 def _step(d: dict | None) -> Step | None:
     if d is None:
         return None
-    return Step(float(d["lr"]), tuple(int(i) for i in d["params"]))
+    return Step(decode_number(d["lr"]), tuple(_whole(i) for i in d["params"]))

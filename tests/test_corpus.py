@@ -89,3 +89,19 @@ def test_missing_ops_are_the_ones_the_engine_lacks(name: str) -> None:
     result = outcome(name)
     missing = {v[0] for v in op_variants() if "c" not in v[1] and v in result.unsupported}
     assert set(ENGINES[name]["missing_ops"]) == missing
+
+
+# The hint a student should read first for the engines whose bug has a name.
+HINTS = {
+    "no_visited_topo": "visited more than once",
+    "backward_nothing": "propagated nothing",
+    "values_only_assign": "overwritten, not accumulated",
+    "sigmoid_missing_factor": "missing chain-rule factor",
+}
+
+
+@pytest.mark.parametrize("name", sorted(HINTS))
+def test_a_structural_bug_is_named_in_the_hint(name: str) -> None:
+    frame = outcome(name).frame
+    hints = frame[frame["status"] == "fail"]["hint"]
+    assert hints.str.contains(HINTS[name], regex=False).any(), list(set(hints))[:5]

@@ -92,7 +92,7 @@ def test_a_failing_page_leads_with_the_verdict_the_baseline_and_each_failure_dra
     _, bad = report_dirs()
     page = _page("fail")
     run = json.loads((bad / "run.json").read_text())
-    assert 'class="banner bad">FAIL: ' in page
+    assert 'class="banner bad">FAIL (wrong math): ' in page
     assert page.index('id="baseline"') < page.index('id="glance"') < page.index('id="failures"')
     assert f"{run['baseline']['new_failures']} new failures" in page
     assert page.count('<section class="card') == len(run["failures"])
