@@ -180,6 +180,26 @@ def test_the_engine_does_not_outlive_a_killed_run(tmp_path: Path, engine: list[s
         run.wait()
 
 
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGKILL], ids=["TERM", "KILL"])
+def test_a_hung_engine_does_not_outlive_check(tmp_path: Path, signum: int) -> None:
+    pids = tmp_path / "pids"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PID_FILE": str(pids)}
+    check = subprocess.Popen(
+        [sys.executable, "-m", "conformance", "check", "exp(x)", "--at", "x=1", "--engine",
+         "tests.engines.unbounded:HangsInExpWithPidFile", "--timeout", "600"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        assert _eventually(lambda: pids.exists() and pids.read_text().endswith("\n"), 120)
+        check.send_signal(signum)
+        check.wait(timeout=60)
+        pid = int(pids.read_text().split()[0])
+        assert _gone(pid), f"process {pid} outlived check stopped with {signum!r}"
+    finally:
+        check.kill()
+        check.wait()
+
+
 def _sum(n: int, first: str, leaves: tuple[float, ...]) -> GraphSpec:
     """x0 FIRST x1 + x2 + ... + x(n-1): a graph as wide as it is long."""
     rest = [Node("add", (f"n{i}", f"x{i + 2}")) for i in range(n - 2)]
