@@ -16,13 +16,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
-from conformance.compare import agree
+from conformance.compare import agree, within_precision
 from conformance.engines.result import EngineResult
 from conformance.numfmt import g, pair
 from conformance.paths import path_counts
 from conformance.records import Record
 from conformance.spec import GraphSpec
-from conformance.tolerance import Bounds
+from conformance.tolerance import Bounds, bounds
 from conformance.vocabulary import OPS
 
 __all__ = ["Diagnosis", "annotate", "diagnose"]
@@ -60,11 +60,12 @@ def diagnose(
     spec: GraphSpec, result: EngineResult, reference: EngineResult, tol: Bounds
 ) -> Diagnosis | None:
     """The first wrong node of a failing case, or None where the engine exposes too little."""
+    loose = _Loose(spec, reference)
     if result.node_values is not None:
         for i, (a, e, t) in enumerate(
             zip(result.node_values, reference.node_values, tol.node_values)
         ):
-            if a is not None and not agree(e, a, t):
+            if a is not None and loose.wrong(e, a, t, "node_values", i):
                 op = spec.nodes[i].op
                 sa, se = pair(a, e)
                 return Diagnosis(
@@ -82,7 +83,23 @@ def diagnose(
         return per_path
     if result.node_grads is None:
         return None
-    return _first_wrong_gradient(spec, result, reference, tol)
+    return _first_wrong_gradient(spec, result, reference, tol, loose)
+
+
+class _Loose:
+    """The precision bound, computed on first use: a number between torch's rounding and what a
+    textbook formula loses is a precision difference, never the first wrong node."""
+
+    def __init__(self, spec: GraphSpec, reference: EngineResult) -> None:
+        self.spec, self.reference, self._bounds = spec, reference, None
+
+    def wrong(self, e: float, a: float, t: float, field: str, i: int) -> bool:
+        """Outside tolerance `t`, and not a precision difference (the bound's `field`[i])."""
+        if agree(e, a, t):
+            return False
+        if self._bounds is None:
+            self._bounds = bounds(self.spec, self.reference.node_values, precision=True)
+        return not within_precision(e, a, t, getattr(self._bounds, field)[i])
 
 
 def _output_index(spec: GraphSpec) -> int | None:
@@ -264,8 +281,13 @@ def _repeated(spec: GraphSpec, result: EngineResult, reference: EngineResult) ->
 
 
 def _first_wrong_gradient(
-    spec: GraphSpec, result: EngineResult, reference: EngineResult, tol: Bounds
+    spec: GraphSpec,
+    result: EngineResult,
+    reference: EngineResult,
+    tol: Bounds,
+    loose: _Loose | None = None,
 ) -> Diagnosis | None:
+    loose = loose or _Loose(spec, reference)
     order = [f"n{i}" for i in range(len(spec.nodes) - 1, -1, -1)]
     order += [f"x{k}" for k in range(len(spec.leaves))]
     wrong: dict[str, tuple[float, float]] = {}
@@ -276,7 +298,8 @@ def _first_wrong_gradient(
         else:
             a, e, t = result.grads[i], reference.grads[i], tol.grads[i]
             a = 0.0 if a is None else a
-        if a is not None and not agree(e, a, t):
+        field = "node_grads" if ref[0] == "n" else "grads"
+        if a is not None and loose.wrong(e, a, t, field, i):
             wrong[ref] = (a, e)
     if not wrong:
         return None

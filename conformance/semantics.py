@@ -142,7 +142,10 @@ def check_repeated(case: Case, engine: str, result: EngineResult, call: EngineCa
     once = replace(case, spec=replace(case.spec, backwards=1, zero_between=False))
     first = CHECKERS["graph"](once, engine, call(once.spec), call)
     if any(r.status in ("fail", "error") for r in first):
-        return rows
+        hint = (
+            "one backward() on this graph is already wrong: fix that first (see sem-backward-once)"
+        )
+        return [replace(r, hint=hint) if r.status == "fail" else r for r in rows]
     why = (
         "backward() called again on the same graph differs from torch's retain_graph=True "
         "semantics, though one call is right: a backward-call convention, not wrong math"

@@ -145,6 +145,8 @@ def print_outcome(
                 say(f"  ... and {len(frame) - 5} more {title} rows")
     for warning in outcome.warnings:
         print(safe_text(f"conformance: warning: {warning}"), file=sys.stderr)
+    for line in finding_lines(getattr(outcome, "failures", ())):
+        say(safe_text(line))
     for line in difference_lines(outcome.frame):
         say(line)
     code = "32;1" if outcome.exit_code == 0 else "31;1"
@@ -164,4 +166,22 @@ def difference_lines(frame) -> list[str]:
             detail = str(first["detail"])
             detail = detail if len(detail) <= 140 else detail[:139] + "…"
             lines.append(f"  {len(some)} {kind}: {first['case']}: {detail}")
+    return lines
+
+
+MAX_FINDINGS = 3
+
+
+def finding_lines(failures) -> list[str]:
+    """The first distinct failures in a sentence each: the op to blame and why, or what broke."""
+    lines = []
+    for f in list(failures)[:MAX_FINDINGS]:
+        blame, _, status = f.key
+        bad = [r for r in f.rows if r.status in FAILING]
+        why = next((r.hint for r in bad if r.hint), "") or (bad[0].detail if bad else "")
+        why = why if len(why) <= 160 else why[:159] + "…"
+        what = "wrong" if status == "fail" else status
+        lines.append(f"  {what} {blame or f.case.op}: {why}")
+    if len(failures) > MAX_FINDINGS:
+        lines.append(f"  ... and {len(failures) - MAX_FINDINGS} more distinct failures")
     return lines

