@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from conformance.engines.result import EngineResult
-from conformance.numfmt import pair
+from conformance.numfmt import g, pair
 from conformance.oracle import FiniteDifferences
 from conformance.records import Record
 from conformance.spec import GraphSpec
@@ -78,10 +78,6 @@ def agree(expected: float, actual: float, tolerance: float) -> bool:
     return errors(expected, actual)[0] <= tolerance
 
 
-def _g(x: float) -> str:
-    return f"{x:.6g}"
-
-
 # A miss beyond torch's rounding is a precision difference only where torch's own rounding is far
 # below the value: in an ill-conditioned case (the bound near the value itself, from cancellation)
 # a legitimate formula could explain almost anything, and a real bug would hide behind it.
@@ -102,8 +98,8 @@ def within_precision(expected: float, actual: float, tolerance: float, loose: fl
 def precision_note(tolerance: float, loose: float) -> str:
     """Why a row between the two bounds is a precision difference, not wrong math."""
     return (
-        f": beyond torch's float64 rounding (tolerance {_g(tolerance)}) but within what a "
-        f"legitimate formula loses ({_g(loose)}): a precision difference, not wrong math"
+        f": beyond torch's float64 rounding (tolerance {g(tolerance)}) but within what a "
+        f"legitimate formula loses ({g(loose)}): a precision difference, not wrong math"
     )
 
 
@@ -147,7 +143,7 @@ def compare_case(
     exp, act = reference.value, result.value
     a, e = pair(act, exp)
     if agree(exp, act, tol.value):
-        status, detail = "pass", f"the output {_g(act)} matches torch"
+        status, detail = "pass", f"the output {g(act)} matches torch"
     elif within_precision(exp, act, tol.value, precision().value):
         status = "differs"
         detail = f"the output is {a} where torch computes {e}" + precision_note(
@@ -157,7 +153,7 @@ def compare_case(
         status = "fail"
         detail = (
             f"the output is {a} but torch computes {e} "
-            f"(error {_g(errors(exp, act)[0])} > tolerance {_g(tol.value)})"
+            f"(error {g(errors(exp, act)[0])} > tolerance {g(tol.value)})"
         )
     rows.append(row("value", "output", exp, act, None, tol.value, status, detail))
 
@@ -185,7 +181,7 @@ def grad_verdict(
     fd_value: float | None,
     verified: bool,
     matches: str = "",
-    fmt: Callable[[float], str] = _g,
+    fmt: Callable[[float], str] = g,
     loose_tolerance: float | None = None,
 ) -> tuple[str, str]:
     """The status of one gradient and the sentence that explains it; `verified` says whether
@@ -199,7 +195,7 @@ def grad_verdict(
     if agree(expected, actual, tolerance):
         return "pass", f"{what} = {fmt(actual)} matches torch{matches}"
     a, e = pair(actual, expected)
-    if fmt is not _g:  # the caller's style of minus sign
+    if fmt is not g:  # the caller's style of minus sign
         a, e = a.replace("-", "−"), e.replace("-", "−")
     if loose_tolerance is not None and within_precision(
         expected, actual, tolerance, loose_tolerance
@@ -210,7 +206,7 @@ def grad_verdict(
     fd_text = f"; finite differences: {pair(fd_value, expected)[0]}" if fd_value is not None else ""
     return "fail", (
         f"{what} is {a} but torch computes {e} "
-        f"(error {_g(errors(expected, actual)[0])} > tolerance {_g(tolerance)}{fd_text})"
+        f"(error {g(errors(expected, actual)[0])} > tolerance {g(tolerance)}{fd_text})"
     )
 
 
