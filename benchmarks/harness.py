@@ -24,13 +24,13 @@ def _breakdown(cases: int) -> list[str]:
     """Random-graph cases on one job, stage by stage, the engine in its worker process."""
     import torch
 
-    from conformance.compare import compare_case
-    from conformance.options import RunOptions
-    from conformance.oracle import finite_differences, torch_reference
-    from conformance.pool import EnginePool
-    from conformance.records import to_frame
-    from conformance.runner import collect_cases
-    from conformance.tolerance import bounds
+    from conformance.checks.compare import compare_case
+    from conformance.core.options import RunOptions
+    from conformance.core.records import to_frame
+    from conformance.engines.pool import EnginePool
+    from conformance.oracles.autograd import finite_differences, torch_reference
+    from conformance.oracles.tolerance import bounds
+    from conformance.run.pipeline import collect_cases
 
     options = RunOptions(suites=("graphs",), cases=cases)
     t_gen, chosen = _seconds(lambda: collect_cases(options))
@@ -84,8 +84,8 @@ def _batching() -> list[str]:
     """One graph at 256 points: one vectorised torch pass against 256 passes of one point."""
     import torch
 
+    from conformance.cases.generate import GraphShape, expand
     from conformance.engines.torch_engine import DTYPE, evaluate
-    from conformance.generate import GraphShape, expand
 
     spec = expand(GraphShape(n_leaves=6, n_nodes=30, seed=7))
     gen = torch.Generator().manual_seed(0)
@@ -174,9 +174,10 @@ def _big_inputs(quick: bool) -> list[str]:
     ]
     imports = (
         "from conformance.engines import load_engine\n"
-        "from conformance.oracle import finite_differences, torch_reference\n"
-        "from conformance.tolerance import bounds\n"
-        "import conformance.generate, conformance.semantics\n"
+        "from conformance.oracles.autograd import finite_differences, torch_reference\n"
+        "from conformance.oracles.tolerance import bounds\n"
+        "from conformance.cases.generate import GraphShape, expand\n"
+        "from conformance.cases.semantics import deep_chain\n"
     )
     check = (
         imports + "spec = {make}\n"
@@ -188,12 +189,11 @@ def _big_inputs(quick: bool) -> list[str]:
     )
     base_t, base_mb, _ = _peak_rss_mb(imports + "print('ok')")
     for n in sizes:
-        make = f"__import__('conformance.generate').generate.expand(" \
-               f"__import__('conformance.generate').generate.GraphShape(8, {n}, 1))"  # fmt: skip
+        make = f"expand(GraphShape(8, {n}, 1))"
         t, mb, _ = _peak_rss_mb(check.format(make=make))
         out.append(f"| random | {n:,} | {t:.1f} | {mb:.0f} | {1024 * (mb - base_mb) / n:.2f} |")
     chain = 1_000_000 if not quick else 20_000
-    make = f"__import__('conformance.semantics').semantics.deep_chain({chain})"
+    make = f"deep_chain({chain})"
     t, mb, _ = _peak_rss_mb(check.format(make=make))
     out.append(f"| chain | {chain:,} | {t:.1f} | {mb:.0f} | {1024 * (mb - base_mb) / chain:.2f} |")
     out += [

@@ -22,13 +22,13 @@ from typing import Any
 
 import pandas as pd
 
+from conformance.core.options import DEFAULT_TIMEOUT, EXIT_OK, SUITE_NAMES, RunOptions
+from conformance.core.records import FAILING
 from conformance.engines import EngineLoadError
 from conformance.engines.function import FunctionEngine
 from conformance.engines.scalar import ScalarClassEngine
-from conformance.options import DEFAULT_TIMEOUT, EXIT_OK, SUITE_NAMES, RunOptions
-from conformance.records import FAILING
-from conformance.runner import run
-from conformance.xfails import load_xfails
+from conformance.failures.xfails import load_xfails
+from conformance.run.pipeline import run
 
 __all__ = ["CheckResult", "check_engine"]
 

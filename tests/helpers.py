@@ -5,12 +5,13 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 
-from conformance.checkers import CHECKERS
-from conformance.compare import Case
+from conformance.checks.graph import Oracle, check_case, consult_oracles
+from conformance.checks.judge import CHECKERS
+from conformance.core.case import Case
+from conformance.core.options import RunOptions
+from conformance.core.records import Record
 from conformance.engines.scalar import ScalarClassEngine
-from conformance.options import RunOptions
-from conformance.records import Record
-from conformance.runner import Oracle, check_case, collect_cases, consult_oracles, run_in_process
+from conformance.run.pipeline import collect_cases, run_in_process
 
 # The suites these helpers judge: the neuron suites have acceptance tests of their own
 # (tests/test_neurons.py, tests/test_training.py), and would only slow the graph ones down.

@@ -10,11 +10,11 @@ import tempfile
 from dataclasses import replace
 from pathlib import Path
 
-from conformance import baseline
+from conformance.core.options import RunOptions
 from conformance.engines import load_engine
-from conformance.options import RunOptions
-from conformance.report import prepare_out, write_reports
-from conformance.runner import run
+from conformance.report import baseline
+from conformance.report.writers import prepare_out, write_reports
+from conformance.run.pipeline import run
 from tests.engines.zoo import NodeListedTwice
 from tests.helpers import scalar_engine
 

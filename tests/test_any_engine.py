@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conformance import check_engine
+from conformance.api import check_engine
 from tests.engines import functional
 from tests.engines.zoo import NegGradNotNegated
 from tests.test_cli import ROOT, _assert_one_line_error, conformance
@@ -110,11 +110,11 @@ def test_a_run_imports_the_engine_file_once(tmp_path: Path) -> None:
 def test_parallel_checkers_use_the_runs_own_engine_worker(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from conformance.options import RunOptions
-    from conformance.parallel import check_in_parallel
-    from conformance.pool import EnginePool
-    from conformance.records import FAILING
-    from conformance.runner import collect_cases
+    from conformance.core.options import RunOptions
+    from conformance.core.records import FAILING
+    from conformance.engines.pool import EnginePool
+    from conformance.run.parallel import check_in_parallel
+    from conformance.run.pipeline import collect_cases
 
     log = tmp_path / "imports.log"
     monkeypatch.setenv("CONFORMANCE_IMPORT_LOG", str(log))  # the workers inherit it
@@ -318,7 +318,7 @@ def test_check_engine_docs_example_runs(tmp_path: Path) -> None:
     test = tmp_path / "test_mine.py"
     test.write_text(
         textwrap.dedent("""
-        from conformance import check_engine
+        from conformance.api import check_engine
         from refimpl import Value
 
         def test_my_engine_matches_torch():

@@ -9,9 +9,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conformance.baseline import FLOOR, GROWTH, BaselineError, compare, load
-from conformance.options import RunOptions
-from conformance.records import Record, to_frame
+from conformance.core.options import RunOptions
+from conformance.core.records import Record, to_frame
+from conformance.report.baseline import FLOOR, GROWTH, BaselineError, compare, load
 from tests.test_cli import _assert_one_line_error, conformance
 
 

@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from conformance.cli import main
+from conformance.cli.main import main
+from conformance.core.options import EXIT_USAGE, MEMORY_LIMIT_VARIABLE
+from conformance.core.spec import GraphSpec, Node, SpecError
+from conformance.engines.pool import EnginePool
 from conformance.engines.process import EngineProtocolError, ProcessEngine, reply_limit
-from conformance.options import EXIT_USAGE, MEMORY_LIMIT_VARIABLE
-from conformance.pool import EnginePool
-from conformance.replay import MAX_LEAVES, load_case
-from conformance.spec import GraphSpec, Node, SpecError
-from conformance.xfails import MAX_BYTES, load_xfails
+from conformance.failures.replay import MAX_LEAVES, load_case
+from conformance.failures.xfails import MAX_BYTES, load_xfails
 from tests.test_cli import ROOT, conformance
 
 PROTOCOL = ROOT / "tests" / "engines" / "protocol"
@@ -97,7 +97,7 @@ def test_replay_refuses_a_spec_with_more_leaves_than_its_limit(tmp_path: Path) -
 
 
 def test_finite_differences_of_many_leaves_take_several_passes_and_agree() -> None:
-    from conformance.oracle import PASS_ELEMENTS, _leaves_per_pass, finite_differences
+    from conformance.oracles.autograd import PASS_ELEMENTS, _leaves_per_pass, finite_differences
 
     n = 3000  # (2 * 3000 numbers per point): 699 leaves a pass, 5 passes
     nodes = [Node("mul", ("x0", "x1"))] + [

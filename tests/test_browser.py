@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance.html_report import CSP
+from conformance.report.html.page import CSP
 from tests.report_pages import report_dirs
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")

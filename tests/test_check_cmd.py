@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from conformance.check import sign_hint
-from conformance.expr import ExprError, parse_at, parse_expression
+from conformance.cases.expression import ExprError, parse_at, parse_expression
+from conformance.cli.check import sign_hint
 from tests.test_cli import _assert_one_line_error, conformance
 
 README = Path(__file__).resolve().parents[1] / "README.md"

@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conformance.records import COLUMNS
+from conformance.core.records import COLUMNS
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -59,8 +59,8 @@ def test_bad_options_give_one_line_and_exit_2(args: list[str], needle: str, tmp_
 
 
 def test_the_cli_lists_exactly_the_suites_that_exist() -> None:
-    from conformance.options import SUITE_NAMES
-    from conformance.suites import SUITES
+    from conformance.cases.suites import SUITES
+    from conformance.core.options import SUITE_NAMES
 
     assert tuple(SUITES) == SUITE_NAMES
 

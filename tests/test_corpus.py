@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from conformance.generate import op_variants
-from conformance.options import RunOptions
-from conformance.runner import RunOutcome, run
+from conformance.cases.generate import op_variants
+from conformance.core.options import RunOptions
+from conformance.run.pipeline import RunOutcome, run
 
 CORPUS = Path(__file__).parent / "engines" / "corpus"
 OPTIONS = RunOptions(cases=100, steps=10, timeout=10.0)

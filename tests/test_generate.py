@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from hypothesis import given
 
-from conformance.generate import GraphShape, expand
-from conformance.spec import GraphSpec
-from conformance.strategies import graph_shapes, single_op_graphs
+from conformance.cases.generate import GraphShape, expand
+from conformance.cases.strategies import graph_shapes, single_op_graphs
+from conformance.core.spec import GraphSpec
 
 
 @given(graph_shapes())

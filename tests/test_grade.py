@@ -11,10 +11,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conformance.grade import engine_class, engines_in, exit_code, headline, op_verdicts
-from conformance.options import RunOptions
-from conformance.runner import RunOutcome, run
-from conformance.vocabulary import OPS
+from conformance.core.options import RunOptions
+from conformance.core.vocabulary import OPS
+from conformance.run.grade import engine_class, engines_in, exit_code, headline, op_verdicts
+from conformance.run.pipeline import RunOutcome, run
 from tests.engines.alt import Value
 from tests.engines.zoo import ReluGradAtZeroIsOne
 from tests.helpers import scalar_engine

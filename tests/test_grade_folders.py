@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conformance.grade import OWN_FILES, report_folders
+from conformance.run.grade import OWN_FILES, report_folders
 from tests.test_cli import ROOT, conformance
 
 ALT = (ROOT / "tests" / "engines" / "alt.py").read_bytes()

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from conformance.baseline import BaselineError, load
+from conformance.cases.expression import parse_at, parse_expression
+from conformance.core.spec import SCHEMA_VERSION, GraphSpec, SpecError
 from conformance.engines import EngineLoadError
-from conformance.expr import parse_at, parse_expression
-from conformance.pool import EnginePool
-from conformance.spec import SCHEMA_VERSION, GraphSpec, SpecError
+from conformance.engines.pool import EnginePool
+from conformance.report.baseline import BaselineError, load
 from tests.test_cli import _assert_one_line_error, conformance
 
 HUGE = 10**400  # no float holds it; json parses it as a Python int

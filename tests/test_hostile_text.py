@@ -12,13 +12,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conformance.compare import Case
-from conformance.options import RunOptions
-from conformance.records import Record
-from conformance.report import REPORT_FILES, PartialRows
-from conformance.runner import reproduce_command
-from conformance.safetext import safe_cell, safe_csv_frame, safe_text
-from conformance.spec import GraphSpec
+from conformance.core.case import Case
+from conformance.core.options import RunOptions
+from conformance.core.records import Record
+from conformance.core.safetext import safe_cell, safe_csv_frame, safe_text
+from conformance.core.spec import GraphSpec
+from conformance.report.writers import REPORT_FILES, PartialRows
+from conformance.run.pipeline import reproduce_command
 from tests.test_cli import ROOT
 
 HOSTILE = "tests.engines.hostile:HostileText"  # exp raises "bad \ud800 byte \x00 then \x1b[31mred"

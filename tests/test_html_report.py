@@ -12,15 +12,15 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from conformance.core.records import Record, to_frame
+from conformance.core.spec import GraphSpec, Node
 from conformance.engines import load_engine
-from conformance.graph_svg import MAX_DRAWN_NODES, draw_graph, mark_wrong
-from conformance.html_report import CSP, render
-from conformance.oracle import torch_reference
-from conformance.plots import Series, line_chart, log_histogram
-from conformance.records import Record, to_frame
-from conformance.report import summarize
-from conformance.spec import GraphSpec, Node
-from conformance.tolerance import bounds
+from conformance.oracles.autograd import torch_reference
+from conformance.oracles.tolerance import bounds
+from conformance.report.html.charts import Series, line_chart, log_histogram
+from conformance.report.html.graph import MAX_DRAWN_NODES, draw_graph, mark_wrong
+from conformance.report.html.page import CSP, render
+from conformance.report.writers import summarize
 from tests.engines.zoo import SwappedProductRule
 from tests.helpers import scalar_engine
 from tests.report_pages import report_dirs
@@ -143,7 +143,7 @@ def test_the_drawing_marks_the_first_wrong_node_and_blames_the_right_op() -> Non
 
 
 def test_failures_keep_the_engine_result_of_every_graph_the_report_draws() -> None:
-    from conformance.reproducers import KEEP_RESULT_NODES
+    from conformance.failures.reproducers import KEEP_RESULT_NODES
 
     assert KEEP_RESULT_NODES == MAX_DRAWN_NODES
 

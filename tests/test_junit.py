@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET
 
-from conformance.junit import junit_xml
-from conformance.records import Record, to_frame
+from conformance.core.records import Record, to_frame
+from conformance.report.junit import junit_xml
 from tests.report_pages import report_dirs
 
 

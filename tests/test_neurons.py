@@ -16,9 +16,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 
-from conformance.engines import load_engine
-from conformance.neuron_suite import check_neuron, neuron_case, neurons, seed_neuron_case
-from conformance.neurons import (
+from conformance.cases.neurons import (
     KINK_MARGIN,
     NEURON_KINDS,
     P_MIN,
@@ -26,14 +24,19 @@ from conformance.neurons import (
     NeuronSpec,
     compile_spec,
     model_from_json,
+    neuron_case,
+    neurons,
     op_label,
     random_network,
     seed_neuron,
+    seed_neuron_case,
 )
-from conformance.nn_oracle import torch_net
-from conformance.runner import run_in_process
-from conformance.spec import GraphSpec, SpecError
-from conformance.strategies import network_specs, neuron_specs
+from conformance.cases.strategies import network_specs, neuron_specs
+from conformance.checks.neurons import check_neuron
+from conformance.core.spec import GraphSpec, SpecError
+from conformance.engines import load_engine
+from conformance.oracles.nn import torch_net
+from conformance.run.pipeline import run_in_process
 from refimpl import Value
 from refimpl.nn import MLP, SGD, binary_cross_entropy, mse_loss, squared_error
 from refimpl.seed import SEED_EXAMPLE
@@ -206,7 +209,7 @@ def _refimpl_nn(model) -> tuple[float, list[float], list[float], list[float]]:
 @pytest.mark.parametrize(("activation", "loss"), NEURON_KINDS)
 def test_every_activation_and_loss_against_torch(activation: str, loss: str) -> None:
     """refimpl.nn (its own Neuron, loss and SGD) and the compiled graph, both against torch."""
-    from conformance.neurons import random_neuron
+    from conformance.cases.neurons import random_neuron
 
     engine = load_engine("refimpl")
     for seed in range(8):
@@ -269,7 +272,7 @@ def test_the_seed_case_shows_the_lecture_numbers() -> None:
 
 
 def test_the_seed_case_leads_the_examples_suite() -> None:
-    from conformance.suites import SUITES, SuiteOptions
+    from conformance.cases.suites import SUITES, SuiteOptions
 
     cases = SUITES["examples"](SuiteOptions(seed=0, cases=0, max_nodes=1))
     assert cases[0].case_id == "seed-neuron" and cases[0].kind == "neuron"
@@ -395,7 +398,7 @@ def test_the_oracles_sgd_step_is_torch_optim_sgd_bit_for_bit() -> None:
     """nn_oracle.sgd_step applies torch.optim.SGD's own update without building the optimizer."""
     import torch
 
-    from conformance.nn_oracle import sgd_step
+    from conformance.engines.torch_engine import sgd_step
 
     gen = torch.Generator().manual_seed(3)
     for lr in (0.01, 0.5, 1e-7):

@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conformance.report import MANIFEST, REPORT_FILES
+from conformance.report.writers import MANIFEST, REPORT_FILES
 
 ROOT = Path(__file__).resolve().parents[1]
 HANGS = "tests.engines.hostile:HangsInExp"

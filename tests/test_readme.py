@@ -30,6 +30,6 @@ def test_the_quick_start_names_both_commands() -> None:
 
 
 def test_the_readme_states_the_default_number_of_random_graphs() -> None:
-    from conformance.options import RunOptions
+    from conformance.core.options import RunOptions
 
     assert f"random graphs (default {RunOptions.cases:,})" in README.read_text()

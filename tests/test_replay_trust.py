@@ -7,7 +7,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from conformance.reproducers import FAILURE_KIND, replay_command
+from conformance.failures.reproducers import FAILURE_KIND, replay_command
 from tests.test_cli import ROOT, _assert_one_line_error, conformance
 
 SPEC = {"schema": 1, "leaves": [1.0], "nodes": [{"op": "exp", "args": ["x0"]}], "output": "n0"}

@@ -12,11 +12,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conformance.generate import GraphShape, expand
-from conformance.report import _atomic
-from conformance.reproducers import FAILURE_KIND
-from conformance.shrink import collect_garbage, shrink
-from conformance.spec import GraphSpec, Node
+from conformance.cases.generate import GraphShape, expand
+from conformance.core.spec import GraphSpec, Node
+from conformance.failures.reproducers import FAILURE_KIND
+from conformance.failures.shrink import collect_garbage, shrink
+from conformance.report.writers import _atomic
 from tests.test_cli import (
     ROOT,
     _assert_one_line_error,

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from conformance.options import RunOptions
-from conformance.paths import path_counts, path_heavy, traversal_length
-from conformance.runner import run
-from conformance.schedule import FLOOR, PER_NODE, REPEATS, Schedule, case_limit
-from conformance.semantics import deep_chain, semantics
+from conformance.cases.semantics import deep_chain, semantics
+from conformance.core.options import RunOptions
+from conformance.core.paths import path_counts, path_heavy, traversal_length
+from conformance.engines.schedule import FLOOR, PER_NODE, REPEATS, Schedule, case_limit
+from conformance.run.pipeline import run
 
 ROOT = Path(__file__).resolve().parents[1]
 SEMANTICS = {c.case_id: c.spec for c in semantics()}

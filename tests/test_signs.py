@@ -16,13 +16,15 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conformance.engines import load_engine
-from conformance.neuron_suite import check_neuron, neuron_case, neurons, seed_neuron_case
-from conformance.neurons import NeuronSpec, seed_neuron
-from conformance.nn_oracle import torch_net
-from conformance.records import Record
-from conformance.runner import run_in_process
-from conformance.signs import (
+from conformance.cases.neurons import (
+    NeuronSpec,
+    neuron_case,
+    neurons,
+    seed_neuron,
+    seed_neuron_case,
+)
+from conformance.checks.neurons import check_neuron
+from conformance.checks.signs import (
     DELTA,
     StepContext,
     _armijo,
@@ -30,6 +32,10 @@ from conformance.signs import (
     _order,
     sign_and_update_rows,
 )
+from conformance.core.records import Record
+from conformance.engines import load_engine
+from conformance.oracles.nn import torch_net
+from conformance.run.pipeline import run_in_process
 from tests.engines import buggy_nn
 from tests.helpers import scalar_engine
 
@@ -201,7 +207,7 @@ def test_a_nudge_across_a_kink_is_not_judged() -> None:
 
 
 def test_statuses_stay_within_the_record_vocabulary() -> None:
-    from conformance.records import STATUSES
+    from conformance.core.records import STATUSES
 
     rows = judge(load_engine("refimpl"), neuron_case("neurons", "dead", _dead_relu()))
     assert {r.status for r in rows} <= set(STATUSES)

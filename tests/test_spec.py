@@ -8,10 +8,10 @@ import math
 import pytest
 from hypothesis import given
 
-from conformance import spec as spec_module
-from conformance.spec import FORMULA_MAX, SCHEMA_VERSION, GraphSpec, Node, SpecError
-from conformance.strategies import graph_specs
-from conformance.vocabulary import OPS
+from conformance.cases.strategies import graph_specs
+from conformance.core import spec as spec_module
+from conformance.core.spec import FORMULA_MAX, SCHEMA_VERSION, GraphSpec, Node, SpecError
+from conformance.core.vocabulary import OPS
 
 
 @given(graph_specs())

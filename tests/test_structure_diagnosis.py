@@ -7,8 +7,8 @@ import re
 import pytest
 
 from conformance.api import check_engine
-from conformance.options import RunOptions
-from conformance.runner import run
+from conformance.core.options import RunOptions
+from conformance.run.pipeline import run
 from tests.engines.buggy import perturbed
 from tests.engines.structural import (
     BackwardDoesNothing,

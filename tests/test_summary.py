@@ -33,7 +33,7 @@ def test_a_passing_neuron_run_has_no_worst_error_above_its_tolerance(tmp_path: P
 
 
 def test_the_worst_error_of_a_failing_group_is_above_1() -> None:
-    from conformance.report import summarize
+    from conformance.report.writers import summarize
 
     rows = pd.DataFrame(
         {

@@ -6,8 +6,8 @@ import io
 from pathlib import Path
 from types import SimpleNamespace
 
-from conformance.records import Record, to_frame
-from conformance.terminal import Progress, print_outcome, suite_table
+from conformance.core.records import Record, to_frame
+from conformance.report.terminal import Progress, print_outcome, suite_table
 
 
 class _Terminal(io.StringIO):

@@ -4,10 +4,12 @@ is not excused as precision."""
 
 from __future__ import annotations
 
-from conformance.compare import Case, within_precision
-from conformance.records import strictly
-from conformance.runner import check_case, run_in_process
-from conformance.spec import GraphSpec, Node
+from conformance.checks.compare import within_precision
+from conformance.checks.graph import check_case
+from conformance.core.case import Case
+from conformance.core.records import strictly
+from conformance.core.spec import GraphSpec, Node
+from conformance.run.pipeline import run_in_process
 from refimpl import Value
 from tests.helpers import scalar_engine
 

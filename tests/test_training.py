@@ -16,12 +16,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from conformance.cases.neurons import model_from_dict
+from conformance.cases.training import training
+from conformance.checks.training import ENVELOPE, check_training, envelope, training_table
+from conformance.core.records import to_frame
 from conformance.engines import load_engine
-from conformance.neurons import model_from_dict
-from conformance.nn_oracle import torch_training
-from conformance.records import to_frame
-from conformance.runner import run_in_process
-from conformance.training import ENVELOPE, check_training, envelope, training, training_table
+from conformance.oracles.nn import torch_training
+from conformance.run.pipeline import run_in_process
 from tests.engines import buggy_nn
 from tests.engines.alt import Value as AltValue
 from tests.helpers import scalar_engine

@@ -9,11 +9,11 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
+from conformance.cases.generate import OP_WEIGHTS, single_op_specs
+from conformance.checks.graph import consult_oracles
+from conformance.core.vocabulary import OPS
 from conformance.engines import load_engine
 from conformance.engines.scalar import ScalarClassEngine
-from conformance.generate import OP_WEIGHTS, single_op_specs
-from conformance.runner import consult_oracles
-from conformance.vocabulary import OPS
 from tests.engines.alt import Value as AltValue
 
 OP_NAMES = sorted(OPS)
@@ -68,7 +68,7 @@ def test_correct_engines_express_every_op_and_agree_with_torch(engine: str) -> N
 
 
 def consult_oracles_for(spec):
-    from conformance.compare import Case
+    from conformance.core.case import Case
 
     return consult_oracles(Case("t", spec.case_id(), spec, spec.nodes[0].op))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from conformance.records import strictly
+from conformance.core.records import strictly
 from tests.engines.zoo import CONVENTION_BUGS, ZOO
 from tests.helpers import check_engine_rows, scalar_engine
 

@@ -1,4 +1,5 @@
-"""Engines: the one under test (by name) and torch, each with `run(spec) -> EngineResult`."""
+"""Stage 2, who computes: the engine under test (loaded by name, probed, run in workers with time
+limits) and torch, each with `run(spec) -> EngineResult`."""
 
 from __future__ import annotations
 
@@ -11,9 +12,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from conformance.core.result import EngineResult
 from conformance.engines.errors import EngineLoadError
 from conformance.engines.function import FunctionEngine
-from conformance.engines.result import EngineResult
 from conformance.engines.scalar import ScalarClassEngine
 
 __all__ = [

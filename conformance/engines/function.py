@@ -17,8 +17,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from conformance.engines.result import EngineResult, as_number
-from conformance.spec import GraphSpec, decode_number
+from conformance.core.result import EngineResult, as_number
+from conformance.core.spec import GraphSpec, decode_number
 
 __all__ = ["FunctionEngine"]
 

@@ -34,10 +34,10 @@ import signal
 import subprocess
 from typing import Any
 
+from conformance.core.result import EngineResult
+from conformance.core.spec import GraphSpec
 from conformance.engines.errors import EngineLoadError
 from conformance.engines.function import FunctionEngine
-from conformance.engines.result import EngineResult
-from conformance.spec import GraphSpec
 
 __all__ = ["PROTOCOL", "PROTOCOL_VERSION", "ProcessEngine", "reply_limit", "stop_all"]
 

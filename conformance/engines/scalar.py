@@ -9,10 +9,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import Any
 
+from conformance.core.result import EngineResult, as_number
+from conformance.core.spec import GraphSpec
+from conformance.core.vocabulary import OPS
 from conformance.engines.errors import EngineLoadError
-from conformance.engines.result import EngineResult, as_number
-from conformance.spec import GraphSpec
-from conformance.vocabulary import OPS
 
 __all__ = ["ScalarClassEngine", "probe_inputs"]
 

@@ -6,9 +6,9 @@ from collections.abc import Sequence
 
 import torch
 
-from conformance.engines.result import EngineResult
-from conformance.spec import GraphSpec
-from conformance.vocabulary import OPS
+from conformance.core.result import EngineResult
+from conformance.core.spec import GraphSpec
+from conformance.core.vocabulary import OPS
 
 __all__ = ["TorchEngine", "evaluate", "sgd_step"]
 

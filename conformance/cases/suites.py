@@ -1,0 +1,113 @@
+"""The suites: `examples` (the lecture's four nodes at fixed values) and `graphs` (random)."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from conformance.cases.edges import edges
+from conformance.cases.generate import GraphShape, expand, single_op_specs, sub_seed
+from conformance.cases.neurons import neurons, seed_neuron_case
+from conformance.cases.semantics import CHAIN_LENGTH, THOROUGH_CHAIN_LENGTH, semantics
+from conformance.cases.training import training
+from conformance.core.case import Case
+from conformance.core.spec import GraphSpec, Node
+from refimpl.seed import SEED_EXAMPLE
+
+__all__ = ["SUITES", "SuiteOptions", "build_cases"]
+
+# One-op cases per op, parameter and leaf/constant pattern in the graphs suite.
+SINGLE_OP_POINTS = 4
+
+
+@dataclass(frozen=True)
+class SuiteOptions:
+    """What the suites need from the command line."""
+
+    seed: int
+    cases: int
+    max_nodes: int
+    profile: str = "quick"
+    unsupported: frozenset = frozenset()  # (op, pattern, param) the engine cannot build
+    broken: frozenset = frozenset()  # (op, pattern, param) it builds but that raise: not random
+    steps: int = 50
+
+
+def _fixed(case_id: str, op: str, nodes: tuple[Node, ...], names: tuple[str, ...], values) -> Case:
+    spec = GraphSpec(
+        leaves=tuple(float(v) for v in values),
+        nodes=nodes,
+        output=f"n{len(nodes) - 1}",
+        leaf_names=names,
+    )
+    return Case("examples", case_id, spec, op)
+
+
+def examples(options: SuiteOptions) -> list[Case]:
+    """The lecture's worked example (the neuron `seed-neuron`), then its four graph nodes."""
+    ex = SEED_EXAMPLE
+    h, k, y = ex.inputs["h"], ex.inputs["k"], ex.target
+    w1, w2 = ex.weights["w1"], ex.weights["w2"]
+    return [
+        seed_neuron_case(),  # ŷ = h·w1 + k·w2 + b, L = (y − ŷ)², and its sign-and-update rows
+        # y = a + b with a = h·w1 = 5, b = k·w2 = 3: dy/da = dy/db = 1
+        _fixed("seed-sum", "add", (Node("add", ("x0", "x1")),), ("a", "b"), (h * w1, k * w2)),
+        # y = a·x − b with a = w1, x = h, b = y: dy/da = x, dy/dx = a, dy/db = −1
+        _fixed(
+            "seed-affine",
+            "affine",
+            (Node("affine", ("x0", "x1", "x2")),),
+            ("a", "x", "b"),
+            (w1, h, y),
+        ),
+        # y = a² with a = y − ŷ = −1 (the loss): dy/da = 2a = −2
+        _fixed("seed-square", "square", (Node("square", ("x0",)),), ("a",), (y - ex.y_hat,)),
+        # y = exp(a) with a = h = 1: dy/da = exp(a) = y
+        _fixed("seed-exp", "exp", (Node("exp", ("x0",)),), ("a",), (h,)),
+    ]
+
+
+def graphs(options: SuiteOptions) -> list[Case]:
+    """One-op cases for every op, then `cases` random graphs of up to `max_nodes` nodes."""
+    out = [
+        Case("graphs", spec.case_id(), spec, label.split("[")[0])
+        for label, spec in single_op_specs(
+            sub_seed(options.seed, "single"), SINGLE_OP_POINTS, options.unsupported
+        )
+    ]
+    for i in range(options.cases):
+        rng = random.Random(sub_seed(options.seed, "graphs", i))
+        shape = GraphShape(
+            n_leaves=rng.randint(1, 8),
+            n_nodes=rng.randint(1, options.max_nodes),
+            seed=sub_seed(options.seed, "graph", i),
+        )
+        spec = expand(shape, options.unsupported | options.broken)
+        op = spec.nodes[0].op if len(spec.nodes) == 1 else "graph"
+        out.append(Case("graphs", spec.case_id(), spec, op))
+    return out
+
+
+def _edges(options: SuiteOptions) -> list[Case]:
+    return edges()
+
+
+def _semantics(options: SuiteOptions) -> list[Case]:
+    thorough = options.profile == "thorough"
+    return semantics(THOROUGH_CHAIN_LENGTH if thorough else CHAIN_LENGTH)
+
+
+SUITES: dict[str, Callable[[SuiteOptions], list[Case]]] = {
+    "examples": examples,
+    "graphs": graphs,
+    "edges": _edges,
+    "semantics": _semantics,
+    "neurons": lambda options: neurons(options.seed, options.cases),
+    "training": lambda options: training(options.seed, options.steps),
+}
+
+
+def build_cases(names: tuple[str, ...], options: SuiteOptions) -> list[Case]:
+    """Every case of the named suites, in a fixed order."""
+    return [case for name in names for case in SUITES[name](options)]

@@ -1,0 +1,57 @@
+"""The checker of graph cases: the engine against torch.autograd and finite differences on the
+same graph, then the first wrong node where a row fails."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from conformance.checks.compare import compare_case
+from conformance.checks.diagnose import annotate, diagnose
+from conformance.core.case import Case, EngineCall
+from conformance.core.records import Record
+from conformance.core.result import EngineResult
+from conformance.oracles.autograd import FiniteDifferences, finite_differences, torch_reference
+from conformance.oracles.tolerance import Bounds, bounds
+
+__all__ = ["Oracle", "check_case", "check_graph", "consult_oracles"]
+
+
+@dataclass(frozen=True)
+class Oracle:
+    """What the two oracles say about one case, and the tolerances that follow."""
+
+    reference: EngineResult
+    fd: FiniteDifferences
+    bounds: Bounds
+
+
+def consult_oracles(case: Case) -> Oracle:
+    """torch.autograd, finite differences and the tolerances for `case`."""
+    reference = torch_reference(case.spec)
+    return Oracle(
+        reference, finite_differences(case.spec), bounds(case.spec, reference.node_values)
+    )
+
+
+def check_case(
+    case: Case, engine: str, result: EngineResult, oracle: Oracle | None = None
+) -> list[Record]:
+    """Compare `result` with the oracles (consulted here unless given)."""
+    try:
+        oracle = oracle or consult_oracles(case)
+    except Exception as exc:
+        return [
+            Record(
+                case.suite, case.case_id, engine, "run", "", case.op, None, None, None, None,
+                None, None, None, "unverified", f"the torch oracle raised {exc!r}", case.reproduce,
+            )
+        ]  # fmt: skip
+    rows = compare_case(case, engine, result, oracle.reference, oracle.fd, oracle.bounds)
+    if any(r.status == "fail" for r in rows):
+        rows = annotate(rows, diagnose(case.spec, result, oracle.reference, oracle.bounds))
+    return rows
+
+
+def check_graph(case: Case, engine: str, result: EngineResult, call: EngineCall) -> list[Record]:
+    """The checker of graph cases: the same graph in torch and by finite differences."""
+    return check_case(case, engine, result)

@@ -1,0 +1,1 @@
+"""The HTML page: its sections, hand-drawn SVG charts and graph drawings."""

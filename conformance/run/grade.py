@@ -1,0 +1,499 @@
+"""`python -m conformance grade DIR`: many engines, the same cases, one comparison table.
+
+Each `*.py` file in DIR that defines an engine class (one with a `backward` method whose instances
+have `data` and `grad`, found by reading the file, not running it) is one engine; `--attr` names
+the class instead; the other files are helper modules, listed apart. `--engine` adds more. Every
+engine gets its own full reports in OUT/<name>/, and the comparison goes to OUT/grades.csv and
+OUT/grades.html: engines as rows; the verdict, a headline with the most important finding, one
+word per op (correct, wrong, missing, convention) and per suite, and the minimal reproducer.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import re
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import jinja2
+import pandas as pd
+
+from conformance.cases.generate import op_variants
+from conformance.core.options import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_NOTHING_CHECKED,
+    EXIT_OK,
+    RunOptions,
+)
+from conformance.core.records import DIFFERENCE_KINDS
+from conformance.core.safetext import safe_csv_frame, safe_data, safe_text
+from conformance.core.vocabulary import OPS
+from conformance.engines import EngineLoadError
+from conformance.report.writers import _atomic, prepare_out, write_reports
+from conformance.run.pipeline import RunOutcome, run
+
+__all__ = [
+    "Roster",
+    "engine_class",
+    "engines_in",
+    "exit_code",
+    "grade",
+    "headline",
+    "op_verdicts",
+]
+
+# Names a student gives the engine class, most likely first: the pick when a file has several.
+PREFERRED_NAMES = ("Value", "Scalar", "Var", "Tensor")
+# Files that are helpers by their name: private modules and the student's own tests.
+HELPER_PREFIXES = ("_", "test_")
+# The words of the per-op and per-suite columns, and their colours in the HTML.
+WORD_COLOURS = {
+    "correct": "#d1f2d9",
+    "wrong": "#f9c6c6",
+    "missing": "#e0e0e0",
+    "convention": "#fdf0c0",
+}
+# The verdict by the engine's exit code: the run's one-line message says more than a column needs.
+VERDICTS = {
+    EXIT_OK: "PASS",
+    EXIT_FAILED: "FAIL",
+    EXIT_NOTHING_CHECKED: "NOTHING CHECKED",
+    EXIT_INTERRUPTED: "INTERRUPTED",
+}
+VERDICT_COLOURS = {"PASS": "#d1f2d9", "FAIL": "#f9c6c6", "COULD NOT LOAD": "#f9c6c6"}
+PASSED = ("pass", "xfail")
+WRONG = ("fail", "error")  # wrong math where the row has no `kind`; xpass needs an xfail list
+# How long a finding may be in a headline (a traceback's first line is plenty).
+HEADLINE_DETAIL = 160
+
+
+@dataclass(frozen=True)
+class Roster:
+    """The engines in a folder (`FILE.py:CLASS`) and the helper files beside them, with why."""
+
+    engines: tuple[str, ...]
+    helpers: tuple[tuple[str, str], ...]
+
+
+def _targets(node: ast.AST) -> Iterator[ast.expr]:
+    """The names and attributes an assignment statement binds, tuples unpacked."""
+    if isinstance(node, ast.Assign):
+        stack = list(node.targets)
+    elif isinstance(node, (ast.AnnAssign, ast.AugAssign)):
+        stack = [node.target]
+    else:
+        return
+    while stack:
+        target = stack.pop()
+        if isinstance(target, (ast.Tuple, ast.List)):
+            stack.extend(target.elts)
+        elif isinstance(target, ast.Starred):
+            stack.append(target.value)
+        else:
+            yield target
+
+
+def _members(cls: ast.ClassDef) -> tuple[set[str], set[str]]:
+    """(methods, attributes) a class body defines: `def`s, class-level names, `self.X = ...`."""
+    methods: set[str] = set()
+    attributes: set[str] = set()
+    for stmt in cls.body:
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            methods.add(stmt.name)  # a @property `data` counts as much as an attribute
+            if not stmt.args.args:
+                continue
+            me = stmt.args.args[0].arg  # `self` by convention, not by rule
+            for node in ast.walk(stmt):
+                for t in _targets(node):
+                    if isinstance(t, ast.Attribute) and getattr(t.value, "id", None) == me:
+                        attributes.add(t.attr)
+        for t in _targets(stmt):  # dataclass fields; `backward = _backward` aliases
+            if isinstance(t, ast.Name):
+                methods.add(t.id)
+                attributes.add(t.id)
+    return methods, attributes
+
+
+def engine_class(source: str | bytes) -> str | None:
+    """The engine class a module's source defines, by reading it: a class with `backward` whose
+    instances get `data` and `grad` (its own or from a class of the same file); None if none.
+
+    Of several, the first of PREFERRED_NAMES, else the first in the file. SyntaxError or
+    ValueError when the source does not parse.
+    """
+    tree = ast.parse(source)
+    classes = {n.name: n for n in tree.body if isinstance(n, ast.ClassDef)}
+
+    def members(name: str, seen: frozenset[str] = frozenset()) -> tuple[set[str], set[str]]:
+        methods, attributes = _members(classes[name])
+        for base in classes[name].bases:
+            if isinstance(base, ast.Name) and base.id in classes and base.id not in seen:
+                more = members(base.id, seen | {name})
+                methods |= more[0]
+                attributes |= more[1]
+        return methods, attributes
+
+    found = []
+    for name in classes:
+        methods, attributes = members(name)
+        if "backward" in methods and {"data", "grad"} <= attributes | methods:
+            found.append(name)
+    preferred = [n for n in PREFERRED_NAMES if n in found]
+    return (preferred or found or [None])[0]
+
+
+def _binds(statements: list[ast.stmt], name: str) -> bool:
+    """Whether module-level code binds `name`: a class, a function, an assignment, `as NAME`."""
+    for stmt in statements:
+        if isinstance(stmt, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            if stmt.name == name:
+                return True
+        elif isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            # Only `import X as NAME` names an engine: a plain `from engine import Value` is how a
+            # helper module uses the engine beside it.
+            if any(a.asname == name for a in stmt.names):
+                return True
+        elif any(isinstance(t, ast.Name) and t.id == name for t in _targets(stmt)):
+            return True
+        elif isinstance(stmt, (ast.If, ast.Try, ast.With)):
+            # `try: from fast import Value except ImportError: ...` binds at module level too
+            inner = [*stmt.body, *getattr(stmt, "orelse", []), *getattr(stmt, "finalbody", [])]
+            inner += [s for handler in getattr(stmt, "handlers", []) for s in handler.body]
+            if _binds(inner, name):
+                return True
+    return False
+
+
+def engines_in(folder: Path, attr: str | None = None) -> Roster:
+    """The engines in `folder`'s `*.py` files, in name order, and the helper modules beside them.
+
+    Without `attr`, each file's engine class is found by `engine_class`; with it, a file is an
+    engine when it defines that name (or imports something `as` it). Files are read, never run
+    here: a file that does not parse is an engine (its load fails and says why), so that no
+    student's file silently disappears.
+    """
+    engines: list[str] = []
+    helpers: list[tuple[str, str]] = []
+    for path in sorted(p for p in folder.glob("*.py") if p.is_file()):
+        if path.name.startswith(HELPER_PREFIXES):
+            helpers.append((str(path), "a helper by its name (_ or test_ prefix)"))
+            continue
+        try:
+            source = path.read_bytes()
+            if attr is None:
+                found = engine_class(source)
+                why = "no class with a backward() method and .data and .grad"
+            else:
+                found = attr if _binds(ast.parse(source).body, attr) else None
+                why = f"defines no {attr!r}"
+        except (SyntaxError, ValueError, OSError):
+            found = attr or PREFERRED_NAMES[0]
+        if found is None:
+            helpers.append((str(path), why))
+        else:
+            engines.append(f"{path}:{found}")
+    return Roster(tuple(engines), tuple(helpers))
+
+
+# The columns of grades.csv that hold a file's name or an engine's words (the rest are ours).
+GRADE_TEXT_COLUMNS = ("engine", "headline", "conventions", "reproducer", "report")
+
+# The names `grade` writes in OUT itself: no engine's report folder may take one.
+OWN_FILES = ("grades.csv", "grades.html")
+
+
+def _slug(engine: str) -> str:
+    """A folder name from the engine's file stem: ASCII letters, digits, `_` and `-` only, so that
+    `grades.csv.py` cannot become `grades.csv` and a non-UTF-8 name stays writable."""
+    stem = Path(engine.rpartition(":")[0]).stem if ".py:" in engine else engine
+    return re.sub(r"[^A-Za-z0-9_-]+", "_", stem)[:80].strip("_") or "engine"
+
+
+def report_folders(engines: Sequence[str]) -> dict[str, str]:
+    """Each engine's report folder name in OUT: its slug, with `-2`, `-3`... where two slugs meet
+    (`a-b.py`/`a_b.py`, or `Alice.py`/`alice.py` on a case-insensitive disk)."""
+    taken = {name.casefold() for name in OWN_FILES}
+    folders: dict[str, str] = {}
+    for engine in engines:
+        base = _slug(engine)
+        name, n = base, 1
+        while name.casefold() in taken:
+            n += 1
+            name = f"{base}-{n}"
+        taken.add(name.casefold())
+        folders[engine] = name
+    return folders
+
+
+def _text(value: object) -> str:
+    return "" if value is None or (isinstance(value, float) and pd.isna(value)) else str(value)
+
+
+def _ops_of(row: pd.Series) -> tuple[str, ...]:
+    """The vocabulary ops a row speaks of: its blame where the diagnosis found one, else the op of
+    a one-op case; () for a graph nobody blamed, a neuron, a network."""
+    blamed = tuple(op for op in _text(row["blame"]).split(",") if op in OPS)
+    if blamed:
+        return blamed
+    return (row["op"],) if row["op"] in OPS else ()
+
+
+def _is_convention(frame: pd.DataFrame) -> pd.Series:
+    # Under --strict a convention gates as fail or error but keeps its `kind`: still no wrong math.
+    return (frame["status"] == "differs") | (frame["kind"].fillna("") != "")
+
+
+def _wrong_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame[frame["status"].isin(WRONG) & ~_is_convention(frame)]
+
+
+def _wrong_ops(rows: pd.DataFrame) -> list[str]:
+    """The ops the rows blame, the most blamed first. Where a row blames several ops (the diagnosis
+    could not tell which), an op already blamed alone explains it; else all of them are suspect."""
+    attributed = [_ops_of(r) for _, r in rows.iterrows()]
+    counts = Counter(ops[0] for ops in attributed if len(ops) == 1)
+    for ops in attributed:
+        if len(ops) > 1 and not counts.keys() & set(ops):
+            counts.update(ops)
+    order = list(OPS)
+    return sorted(counts, key=lambda op: (-counts[op], order.index(op)))
+
+
+def op_verdicts(frame: pd.DataFrame, unsupported: dict) -> dict[str, str]:
+    """One word per vocabulary op: wrong, missing, convention, correct, or "" when not exercised.
+
+    wrong: fail or error rows blamed on it (or in one-op cases of it); missing: the engine lacks
+    it with every input a value (`x ** y`, whatever its forms with constants); convention: its only
+    rows that are not passes differ from torch's conventions; correct: checked, none of these.
+    """
+    wrong = set(_wrong_ops(_wrong_rows(frame)))
+    # The op itself is its all-variable form: `x ** y` is missing when only `x ** 1.7`, which is
+    # powc to the engine, works; `2 - x` alone missing leaves sub there.
+    variants: dict[str, list] = {}
+    for variant in op_variants():
+        if "c" not in variant[1]:
+            variants.setdefault(variant[0], []).append(variant)
+    conventions = {op for _, r in frame[_is_convention(frame)].iterrows() for op in _ops_of(r)}
+    checked = set(frame.loc[frame["status"].isin(PASSED), "op"])
+    words = {}
+    for op in OPS:
+        if op in wrong:
+            words[op] = "wrong"
+        elif all(v in unsupported for v in variants.get(op, [])):
+            words[op] = "missing"
+        elif op in conventions:
+            words[op] = "convention"
+        elif op in checked:
+            words[op] = "correct"
+        else:
+            words[op] = ""
+    return words
+
+
+def _suite_word(rows: pd.DataFrame) -> str:
+    if len(_wrong_rows(rows)):
+        return "wrong"
+    if _is_convention(rows).any():
+        return "convention"
+    if rows["status"].isin(PASSED).any():
+        return "correct"
+    return "missing" if (rows["status"] == "skip").any() else ""
+
+
+def _some(names: Sequence[str], most: int = 4) -> str:
+    """A few names and how many more: the op columns list them all."""
+    more = f" and {len(names) - most} more" if len(names) > most else ""
+    return ", ".join(names[:most]) + more
+
+
+def _kinds(conventions: pd.DataFrame) -> list[str]:
+    """The kinds of difference among the rows, in DIFFERENCE_KINDS' order ("" for none given)."""
+    present = set(conventions["kind"].fillna(""))
+    order = [*DIFFERENCE_KINDS, *sorted(present - set(DIFFERENCE_KINDS))]
+    return [kind for kind in order if kind in present]
+
+
+def _short(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= HEADLINE_DETAIL else text[: HEADLINE_DETAIL - 1] + "…"
+
+
+def _explain(outcome: RunOutcome, rows: pd.DataFrame, op: str | None) -> str:
+    """What went wrong with `op` (or with the first row when no op is named): the hint of its
+    minimal reproducer where there is one, else of its rows, else the first row's detail."""
+    if op is not None:
+        rows = rows[[op in _ops_of(r) for _, r in rows.iterrows()]]
+        failures = [f for f in outcome.failures if op in f.key[0].split(",")]
+        hints = [r.hint for f in failures for r in f.rows if r.hint]
+        if hints:
+            return _short(hints[0])
+    hints = [h for h in rows["hint"].map(_text) if h]
+    return _short(hints[0] if hints else _text(rows["detail"].iloc[0]))
+
+
+def headline(outcome: RunOutcome, verdicts: dict[str, str] | None = None) -> str:
+    """The engine's most important finding: wrong gradients, else errors, else conventions."""
+    frame = outcome.frame
+    verdicts = verdicts if verdicts is not None else op_verdicts(frame, outcome.unsupported)
+    missing = [op for op, word in verdicts.items() if word == "missing"]
+    wrong = _wrong_rows(frame)
+    findings = []  # (label, the ops or case it names, why), wrong gradients before errors
+    for status, label in (("fail", "wrong"), ("error", "error in")):
+        rows = wrong[wrong["status"] == status]
+        if len(rows):
+            ops = _wrong_ops(rows)
+            # No op to name (a neuron, a network, a graph nobody could blame): name the case's op.
+            subjects = ops or [rows["op"].iloc[0]]
+            findings.append((label, subjects, _explain(outcome, rows, ops[0] if ops else None)))
+    if findings:
+        (label, subjects, why), rest = findings[0], findings[1:]
+        also = [f"{label} {_some(subjects[1:])}"] if len(subjects) > 1 else []
+        also += [f"{more} {_some(ops)}" for more, ops, _ in rest]
+        return f"{label} {subjects[0]}: {why}" + (f" (also {'; '.join(also)})" if also else "")
+    conventions = frame[_is_convention(frame)]
+    if len(conventions):
+        parts = []
+        for kind in _kinds(conventions):
+            rows = conventions[conventions["kind"].fillna("") == kind]
+            ops = sorted({op for _, r in rows.iterrows() for op in _ops_of(r)}, key=list(OPS).index)
+            parts.append(f"{kind or 'other'} ({', '.join(ops)})" if ops else kind or "other")
+        text = "conventions differ from torch: " + ", ".join(parts)
+    elif outcome.exit_code == EXIT_NOTHING_CHECKED:
+        text = "nothing checked: " + outcome.message
+    else:
+        text = "correct"
+    return text + (f"; missing: {', '.join(missing)}" if missing else "")
+
+
+def _grade_one(engine: str, options: RunOptions, folder: Path) -> tuple[dict, bool]:
+    """One engine's row of the table (reports in `folder`), and whether it was interrupted."""
+    row: dict = {"engine": engine}
+    try:
+        prepare_out(folder)
+        outcome = run(replace(options, engine=engine, out=str(folder)))
+        paths = write_reports(outcome, replace(options, engine=engine), folder)
+    except EngineLoadError as exc:
+        # A student's file that cannot load fails the class, like wrong math: not a usage error.
+        # Whole: the cause comes last, after the file's path.
+        row.update(verdict="COULD NOT LOAD", headline=f"could not load: {exc}")
+        row["exit_code"] = EXIT_FAILED
+        return row, False
+    frame = outcome.frame
+    verdicts = op_verdicts(frame, outcome.unsupported)
+    verdict = VERDICTS.get(outcome.exit_code, outcome.message.split(":")[0])
+    row.update(verdict=verdict, headline=headline(outcome, verdicts))
+    row.update((f"op:{op}", word) for op, word in verdicts.items())
+    for suite in options.suites:
+        row[f"suite:{suite}"] = _suite_word(frame[frame["suite"] == suite])
+    row["conventions"] = ", ".join(k for k in _kinds(frame[_is_convention(frame)]) if k)
+    row["reproducer"] = str(paths["failures"][0]) if paths["failures"] else ""
+    row["report"] = str(paths["html"])
+    row["exit_code"] = outcome.exit_code
+    return row, outcome.interrupted
+
+
+def grade(
+    engines: Sequence[str],
+    options: RunOptions,
+    out: Path,
+    progress: Callable[[str, dict], None] | None = None,
+    helpers: Sequence[tuple[str, str]] = (),
+) -> pd.DataFrame:
+    """Check every engine on the same cases; write the comparison; return it.
+
+    Ctrl-C stops after the engine being checked: the table so far is written, and that engine's
+    `exit_code` is 130.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    rows = []
+    folders = report_folders(engines)
+    for engine in engines:
+        try:
+            row, interrupted = _grade_one(engine, options, out / folders[engine])
+        except KeyboardInterrupt:  # outside the run itself (its reports were being written)
+            row = {"engine": engine, "verdict": "INTERRUPTED", "headline": "interrupted"}
+            row["exit_code"], interrupted = EXIT_INTERRUPTED, True
+        # File names and engine messages are outside text: safe for the table, its page and the
+        # progress line alike (a non-UTF-8 file name must not crash the print).
+        row = safe_data(row)
+        rows.append(row)
+        if progress is not None:
+            progress(safe_text(engine), row)
+        if interrupted:
+            break
+    table = pd.DataFrame(rows)
+    # What a teacher reads first: the verdict and the most important finding; then op by op.
+    first = ["engine", "verdict", "headline"]
+    ops = [f"op:{op}" for op in OPS]
+    last = ["conventions", "reproducer", "report", "exit_code"]
+    middle = [c for c in table.columns if c not in first + ops + last]
+    table = table.reindex(columns=first + ops + middle + last)
+    # File names and engine messages are outside text: a lone surrogate (a non-UTF-8 file name)
+    # must not lose the table, nor a file named `=cmd.py` run as a spreadsheet formula.
+    csv_table = safe_csv_frame(table, GRADE_TEXT_COLUMNS)
+    _atomic(out / "grades.csv", lambda p: csv_table.to_csv(p, index=False, lineterminator="\n"))
+    page = safe_text(_html(table, options, helpers, out))
+    _atomic(out / "grades.html", lambda p: p.write_text(page, encoding="utf-8"))
+    return table
+
+
+def exit_code(table: pd.DataFrame) -> int:
+    """The run's exit code: 0 every engine passes, 3 none checked anything, 130 interrupted,
+    else 1 (an engine that fails, cannot load or checks nothing fails the class)."""
+    codes = set(table["exit_code"].astype(int)) if len(table) else {EXIT_NOTHING_CHECKED}
+    if EXIT_INTERRUPTED in codes:
+        return EXIT_INTERRUPTED
+    if codes == {EXIT_OK}:
+        return EXIT_OK
+    if codes == {EXIT_NOTHING_CHECKED}:
+        return EXIT_NOTHING_CHECKED
+    return EXIT_FAILED
+
+
+_PAGE = jinja2.Environment(autoescape=True).from_string("""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>Grades</title>
+<style>
+body { font-family: system-ui, sans-serif; margin: 2em; }
+table { border-collapse: collapse; font-size: 0.85em; }
+td, th { border: 1px solid #ccc; padding: 0.2em 0.4em; vertical-align: top; }
+{% for word, colour in colours.items() %}.{{ css[word] }} { background: {{ colour }}; }
+{% endfor %}</style></head><body>
+<h1>Grades: {{ rows | length }} engines, the same cases</h1>
+<p>Seed {{ options.seed }}, {{ options.cases }} random graphs,
+suites {{ options.suites | join(", ") }}.
+The headline is each engine's most important finding: wrong gradients first, then errors, then
+differences from torch's conventions. Each op is <span class="w-correct">correct</span>,
+<span class="w-wrong">wrong</span> (failing rows blamed on it),
+<span class="w-missing">missing</span> (the engine lacks it) or
+<span class="w-convention">convention</span> (it differs from torch only by convention);
+blank where no case exercised it. Each engine's full report is linked in the last column.</p>
+<table><tr>{% for c in columns %}<th>{{ c }}</th>{% endfor %}</tr>
+{% for row in rows %}<tr>{% for c in columns %}{% set v = row[c] %}
+{%- if c == "report" and v %}<td><a href="{{ row["href"] }}">report</a></td>
+{%- elif v in colours %}<td class="{{ css[v] }}">{{ v }}</td>
+{%- else %}<td>{{ v }}</td>{% endif %}{% endfor %}</tr>
+{% endfor %}</table>
+{% if helpers %}<h2>Helper modules, no engine</h2>
+<ul>{% for path, why in helpers %}<li>{{ path }}: {{ why }}</li>{% endfor %}</ul>{% endif %}
+</body></html>
+""")
+
+
+def _html(
+    table: pd.DataFrame, options: RunOptions, helpers: Sequence[tuple[str, str]], out: Path
+) -> str:
+    columns = [c for c in table.columns if c != "exit_code"]
+    # An op no engine exercised (a suite selection without it) is a column of blanks: left out.
+    columns = [c for c in columns if not c.startswith("op:") or table[c].fillna("").any()]
+    rows = [{c: _text(row[c]) for c in columns} for _, row in table.iterrows()]
+    for row in rows:  # relative to the page: the folder stays browsable wherever it is moved
+        row["href"] = os.path.relpath(row["report"], out) if row.get("report") else ""
+    colours = {**WORD_COLOURS, **VERDICT_COLOURS}
+    css = {word: "w-" + word.lower().replace(" ", "-") for word in colours}
+    return _PAGE.render(
+        rows=rows, columns=columns, options=options, helpers=helpers, colours=colours, css=css
+    )
