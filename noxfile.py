@@ -44,9 +44,9 @@ def conformance(session: nox.Session) -> None:
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """Run the project's own tests."""
+    """Run the project's own tests (see tests/README.md)."""
     _install(session, "-e", ".[test]")
-    session.run("pytest", *session.posargs)
+    session.run("pytest", *session.posargs)  # in parallel: -n auto in pyproject's addopts
 
 
 @nox.session

@@ -1,7 +1,15 @@
 """Check hand-written backpropagation against torch.autograd, with evidence.
 
-`from conformance import check_engine` is the Python API (see `conformance.api`); it is imported
-on first use, so the command line starts without loading torch.
+What is public (and kept stable):
+- the command line, `python -m conformance` (`conformance.cli`);
+- `from conformance import check_engine, CheckResult`, the Python API (`conformance.api`);
+- the engine contracts: a micrograd-style scalar class, a function engine, or a process speaking
+  JSON lines (`conformance.engines`, described in the README);
+- `conformance.strategies`, hypothesis strategies for people's own property tests.
+Everything else is internal: the pipeline's stages, one subpackage each (core, cases, engines,
+oracles, checks, failures, report, run, cli), whose names may change between versions.
+
+The API is imported on first use, so the command line starts without loading torch.
 """
 
 __version__ = "0.1.0"

@@ -1,11 +1,25 @@
-"""Hypothesis profiles (quick `ci`, default; `thorough` for local runs) and the --runslow option."""
+"""Hypothesis profiles (quick `ci`, default; `thorough` for local runs), the --runslow option,
+and the fixtures that run the command line: in process (`conformance`) or as a real process
+(`conformance_process`, `start_conformance`), every started process killed at teardown."""
 
 from __future__ import annotations
 
+import contextlib
+import inspect
+import io
 import os
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
+
+ROOT = Path(__file__).resolve().parents[1]
 
 settings.register_profile(
     "ci", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
@@ -27,3 +41,192 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "slow" in item.keywords:
             item.add_marker(skip)
+
+
+# --- the command line -------------------------------------------------------------------------
+
+Run = Callable[..., subprocess.CompletedProcess]
+
+
+def _exit_code(exc: SystemExit) -> int:
+    return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+
+
+@contextlib.contextmanager
+def _terminal_writes_to(stream: io.StringIO) -> Iterator[None]:
+    """conformance.report.terminal binds sys.stdout as a default argument when it is imported
+    (pytest's capture, here): point those defaults at `stream` for the call."""
+    from conformance.report import terminal
+
+    mine = [v for v in vars(terminal).values() if getattr(v, "__module__", "") == terminal.__name__]
+    functions = [f for f in mine if inspect.isfunction(f)]
+    functions += [c.__init__ for c in mine if inspect.isclass(c) and inspect.isfunction(c.__init__)]
+    saved = {f: f.__defaults__ for f in functions if f.__defaults__}
+    for f, defaults in saved.items():
+        f.__defaults__ = tuple(stream if hasattr(d, "write") else d for d in defaults)
+    try:
+        yield
+    finally:
+        for f, defaults in saved.items():
+            f.__defaults__ = defaults
+
+
+@contextlib.contextmanager
+def _warnings_as_a_program_has_them() -> Iterator[None]:
+    """Python's default warning filters (printed on stderr), not pytest's `error`: the command
+    line behaves as it does for a user."""
+    with warnings.catch_warnings():
+        warnings.resetwarnings()
+        for category in (DeprecationWarning, PendingDeprecationWarning, ImportWarning):
+            warnings.filterwarnings("ignore", category=category)
+        warnings.filterwarnings("ignore", category=ResourceWarning)
+        yield
+
+
+def _in_process(
+    *args: str, cwd: Path = ROOT, timeout: float | None = None
+) -> subprocess.CompletedProcess:
+    """`python -m conformance ARGS` as `conformance.cli.main.main(ARGS)` in this process, from
+    `cwd`: the exit code, and what it (and the engine workers it starts) printed.
+
+    `timeout` is accepted for the subprocess fixture's sake; the run's own limits apply."""
+    from conformance.cli.main import main
+
+    out, err = io.StringIO(), io.StringIO()
+    path, here = list(sys.path), os.getcwd()
+    with tempfile.TemporaryFile() as fd1, tempfile.TemporaryFile() as fd2:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        saved = os.dup(1), os.dup(2)
+        try:  # workers write to the inherited file descriptors: catch those too
+            os.dup2(fd1.fileno(), 1)
+            os.dup2(fd2.fileno(), 2)
+            os.chdir(cwd)
+            with (
+                contextlib.redirect_stdout(out),
+                contextlib.redirect_stderr(err),
+                _terminal_writes_to(out),
+                _warnings_as_a_program_has_them(),
+            ):
+                try:
+                    code = main(list(args))
+                except SystemExit as exc:  # --help
+                    code = _exit_code(exc)
+        finally:
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
+            os.chdir(here)
+            sys.path[:] = path  # replay may add a run's folder
+        fd1.seek(0)
+        fd2.seek(0)
+        stdout = out.getvalue() + fd1.read().decode("utf-8", "replace")
+        stderr = err.getvalue() + fd2.read().decode("utf-8", "replace")
+    return subprocess.CompletedProcess(["conformance", *args], code, stdout, stderr)
+
+
+@pytest.fixture(scope="session")
+def conformance() -> Run:
+    """`conformance(*ARGS)`: the command line, in process (no torch import to wait for); a
+    CompletedProcess with its exit code, stdout and stderr."""
+    return _in_process
+
+
+class Processes:
+    """Processes a test starts; whichever still run at its end are killed."""
+
+    def __init__(self) -> None:
+        self.started: list[subprocess.Popen] = []
+
+    def start(self, *args: str, cwd: Path = ROOT, text: bool = True, **popen) -> subprocess.Popen:
+        """`python ARGS` (PYTHONPATH the project root unless `env` says otherwise), started."""
+        env = popen.pop("env", None) or {**os.environ, "PYTHONPATH": str(ROOT)}
+        popen.setdefault("stdout", subprocess.PIPE)
+        popen.setdefault("stderr", subprocess.PIPE)
+        proc = subprocess.Popen([sys.executable, *args], cwd=cwd, env=env, text=text, **popen)
+        self.started.append(proc)
+        return proc
+
+    def run(self, *args: str, timeout: float = 300, **popen) -> subprocess.CompletedProcess:
+        """`python ARGS`, waited for; killed if it outlasts `timeout`."""
+        proc = self.start(*args, **popen)
+        try:
+            stdout, stderr = proc.communicate(timeout=timeout)
+        finally:
+            self.kill(proc)
+        return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
+
+    @staticmethod
+    def kill(proc: subprocess.Popen) -> None:
+        if proc.poll() is None:
+            proc.kill()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.communicate(timeout=30)
+
+    def close(self) -> None:
+        for proc in self.started:
+            self.kill(proc)
+
+
+@pytest.fixture
+def processes() -> Iterator[Processes]:
+    """Start `python ...` processes (`.start`, `.run`); all killed when the test ends."""
+    procs = Processes()
+    try:
+        yield procs
+    finally:
+        procs.close()
+
+
+@pytest.fixture
+def conformance_process(processes: Processes) -> Run:
+    """`conformance_process(*ARGS, timeout=300, cwd=ROOT, env=None)`: `python -m conformance
+    ARGS` as a real process, for what only a process shows (exit codes of the program, signals,
+    sys.path, resource limits); killed if it outlasts the test."""
+    return lambda *args, **kw: processes.run("-m", "conformance", *args, **kw)
+
+
+@pytest.fixture
+def start_conformance(processes: Processes) -> Callable[..., subprocess.Popen]:
+    """`start_conformance(*ARGS, cwd=ROOT, env=None)`: `python -m conformance ARGS`, started
+    and not waited for; killed when the test ends."""
+    return lambda *args, **kw: processes.start("-m", "conformance", *args, **kw)
+
+
+@pytest.fixture
+def start_run_hanging_at_seed_exp(
+    start_conformance: Callable[..., subprocess.Popen],
+) -> Callable[[Path], subprocess.Popen]:
+    """`start_run_hanging_at_seed_exp(OUT)`: a run whose engine hangs in exp, returned once the
+    cases before seed-exp (seed-sum, seed-affine, seed-square) are flushed to OUT."""
+
+    def start(out: Path) -> subprocess.Popen:
+        proc = start_conformance(
+            "run", "--engine", "tests.engines.hostile:HangsInExp", "--suite", "examples",
+            "--timeout", "60", "--out", str(out),
+        )  # fmt: skip
+        partial = out / ".conformance.partial.csv"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if partial.exists() and partial.read_text().count("seed-square") >= 2:
+                break
+            assert proc.poll() is None, proc.communicate()
+            time.sleep(0.1)
+        return proc
+
+    return start
+
+
+def _assert_one_line_error(proc: subprocess.CompletedProcess, needle: str) -> None:
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert needle in lines[0]
+
+
+@pytest.fixture(scope="session")
+def assert_one_line_error() -> Callable[[subprocess.CompletedProcess, str], None]:
+    """`assert_one_line_error(PROC, NEEDLE)`: exit code 2, one line on stderr naming NEEDLE."""
+    return _assert_one_line_error

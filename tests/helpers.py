@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from pathlib import Path
 
 from conformance.checks.graph import Oracle, check_case, consult_oracles
 from conformance.checks.judge import CHECKERS
@@ -12,6 +13,8 @@ from conformance.core.options import RunOptions
 from conformance.core.records import Record
 from conformance.engines.scalar import ScalarClassEngine
 from conformance.run.pipeline import collect_cases, run_in_process
+
+ROOT = Path(__file__).resolve().parents[1]  # the project's root
 
 # The suites these helpers judge: the neuron suites have acceptance tests of their own
 # (tests/test_neurons.py, tests/test_training.py), and would only slow the graph ones down.

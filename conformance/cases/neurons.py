@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from conformance.cases.generate import sub_seed
 from conformance.core.case import Case
 from conformance.core.spec import GraphSpec, Node, SpecError, Step, parse_json
+from conformance.core.vocabulary import ACTIVATIONS as ACTIVATION_FORMULAS
 
 __all__ = [
     "ACTIVATIONS",
@@ -57,7 +58,7 @@ __all__ = [
     "seed_neuron_case",
 ]
 
-ACTIVATIONS = ("identity", "sigmoid", "tanh", "relu", "leaky_relu")
+ACTIVATIONS = tuple(ACTIVATION_FORMULAS)
 LOSSES = ("se", "mse", "bce")
 # Every activation with every loss it goes with: bce comes after a sigmoid only.
 NEURON_KINDS = (*((a, loss) for loss in ("se", "mse") for a in ACTIVATIONS), ("sigmoid", "bce"))
@@ -390,15 +391,7 @@ def _compile_loss(net: NetworkSpec, predictions: list[str], node, const) -> None
 
 
 def _activate(name: str, z: float) -> float:
-    if name == "sigmoid":
-        return 1.0 / (1.0 + math.exp(-z))
-    if name == "tanh":
-        return math.tanh(z)
-    if name == "relu":
-        return max(z, 0.0)
-    if name == "leaky_relu":
-        return z if z > 0 else 0.01 * z
-    return z
+    return ACTIVATION_FORMULAS[name](z)
 
 
 def _acceptable(name: str, zs: list[float], last_bce: bool) -> bool:

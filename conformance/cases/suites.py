@@ -5,17 +5,28 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from conformance.cases.edges import edges
 from conformance.cases.generate import GraphShape, expand, single_op_specs, sub_seed
-from conformance.cases.neurons import neurons, seed_neuron_case
+from conformance.cases.neurons import (
+    NETWORK_EVERY,
+    NEURON_EVERY,
+    NEURON_KINDS,
+    model_id,
+    neuron_case,
+    neurons,
+    random_network,
+    random_neuron,
+    seed_neuron_case,
+)
 from conformance.cases.semantics import CHAIN_LENGTH, THOROUGH_CHAIN_LENGTH, semantics
 from conformance.cases.training import training
 from conformance.core.case import Case
 from conformance.core.spec import GraphSpec, Node
 from refimpl.seed import SEED_EXAMPLE
 
-__all__ = ["SUITES", "SuiteOptions", "build_cases"]
+__all__ = ["SUITES", "SuiteCases", "SuiteOptions", "build_cases"]
 
 # One-op cases per op, parameter and leaf/constant pattern in the graphs suite.
 SINGLE_OP_POINTS = 4
@@ -70,23 +81,29 @@ def examples(options: SuiteOptions) -> list[Case]:
 
 def graphs(options: SuiteOptions) -> list[Case]:
     """One-op cases for every op, then `cases` random graphs of up to `max_nodes` nodes."""
-    out = [
+    return _single_op_cases(options) + [_random_graph(options, i) for i in range(options.cases)]
+
+
+def _single_op_cases(options: SuiteOptions) -> list[Case]:
+    return [
         Case("graphs", spec.case_id(), spec, label.split("[")[0])
         for label, spec in single_op_specs(
             sub_seed(options.seed, "single"), SINGLE_OP_POINTS, options.unsupported
         )
     ]
-    for i in range(options.cases):
-        rng = random.Random(sub_seed(options.seed, "graphs", i))
-        shape = GraphShape(
-            n_leaves=rng.randint(1, 8),
-            n_nodes=rng.randint(1, options.max_nodes),
-            seed=sub_seed(options.seed, "graph", i),
-        )
-        spec = expand(shape, options.unsupported | options.broken)
-        op = spec.nodes[0].op if len(spec.nodes) == 1 else "graph"
-        out.append(Case("graphs", spec.case_id(), spec, op))
-    return out
+
+
+def _random_graph(options: SuiteOptions, i: int) -> Case:
+    """The i-th random graph: from its own sub-seeds, so it needs none of the others."""
+    rng = random.Random(sub_seed(options.seed, "graphs", i))
+    shape = GraphShape(
+        n_leaves=rng.randint(1, 8),
+        n_nodes=rng.randint(1, options.max_nodes),
+        seed=sub_seed(options.seed, "graph", i),
+    )
+    spec = expand(shape, options.unsupported | options.broken)
+    op = spec.nodes[0].op if len(spec.nodes) == 1 else "graph"
+    return Case("graphs", spec.case_id(), spec, op)
 
 
 def _edges(options: SuiteOptions) -> list[Case]:
@@ -111,3 +128,69 @@ SUITES: dict[str, Callable[[SuiteOptions], list[Case]]] = {
 def build_cases(names: tuple[str, ...], options: SuiteOptions) -> list[Case]:
     """Every case of the named suites, in a fixed order."""
     return [case for name in names for case in SUITES[name](options)]
+
+
+class SuiteCases:
+    """The cases of `build_cases(names, options)`, built a slice at a time: a `--jobs` checker
+    builds only the cases it checks. The random suites (graphs, neurons) build each case from
+    its own sub-seeds; the small fixed suites are built whole, once, and sliced."""
+
+    def __init__(self, names: tuple[str, ...], options: SuiteOptions) -> None:
+        self.options = options
+        self._parts: list[tuple[int, Callable[[int, int], list[Case]]]] = []
+        for name in names:
+            if name == "graphs":
+                singles = _single_op_cases(options)
+                self._parts.append((len(singles) + options.cases, partial(self._graphs, singles)))
+            elif name == "neurons":
+                kinds, networks = _neuron_counts(options.cases)
+                self._parts.append((kinds + networks, self._neurons))
+            else:
+                built = SUITES[name](options)
+                self._parts.append((len(built), built.__getitem__))
+        self._size = sum(size for size, _ in self._parts)
+
+    def __len__(self) -> int:
+        return self._size
+
+    def slice(self, start: int, stop: int) -> list[Case]:
+        """Cases [start, stop) of the whole list, as `build_cases(...)[start:stop]` gives them."""
+        start, stop = max(0, start), min(stop, self._size)
+        out: list[Case] = []
+        offset = 0
+        for size, build in self._parts:
+            lo, hi = max(start - offset, 0), min(stop - offset, size)
+            if lo < hi:
+                out.extend(build(slice(lo, hi)))
+            offset += size
+        return out
+
+    def _graphs(self, singles: list[Case], part: slice) -> list[Case]:
+        n = len(singles)
+        randoms = range(max(part.start - n, 0), max(part.stop - n, 0))
+        return singles[part] + [_random_graph(self.options, i) for i in randoms]
+
+    def _neurons(self, part: slice) -> list[Case]:
+        return [_neuron(self.options, j) for j in range(part.start, part.stop)]
+
+
+def _neuron_counts(cases: int) -> tuple[int, int]:
+    """How many single neurons and how many networks `neurons(seed, cases)` gives."""
+    return len(NEURON_KINDS) * max(1, cases // NEURON_EVERY), cases // NETWORK_EVERY
+
+
+def _neuron(options: SuiteOptions, j: int) -> Case:
+    """The j-th case of `neurons(options.seed, options.cases)`, built alone (the same draws)."""
+    seed = options.seed
+    points = max(1, options.cases // NEURON_EVERY)
+    kinds, _ = _neuron_counts(options.cases)
+    if j < kinds:
+        (activation, loss), i = NEURON_KINDS[j // points], j % points
+        dead = activation == "relu" and i == points - 1  # a dead relu, on purpose
+        s = sub_seed(seed, "neuron", activation, loss, i)
+        model = random_neuron(s, activation=activation, loss=loss, dead=dead)
+        return neuron_case("neurons", model_id(model, "n"), model)
+    i = j - kinds
+    model = random_network(sub_seed(seed, "network", i))
+    lr = random.Random(sub_seed(seed, "network-lr", i)).choice((0.1, 0.01, 0.001))
+    return neuron_case("neurons", model_id(model, "m"), model, lr)

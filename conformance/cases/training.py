@@ -15,10 +15,10 @@ from conformance.cases.neurons import (
     op_label,
 )
 from conformance.core.case import Case
+from conformance.core.options import DEFAULT_STEPS
 
 __all__ = ["DEFAULT_STEPS", "SHAPES", "TRAINING_CASES", "training", "training_case"]
 
-DEFAULT_STEPS = 50
 TRAINING_CASES = 4
 
 # The networks of the suite: small, so that K steps are quick, and with a visible loss curve. The

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from conformance.core.case import Case
 from conformance.core.numfmt import g, pair
-from conformance.core.records import Record
+from conformance.core.records import Record, Status
 from conformance.core.result import EngineResult
 from conformance.core.spec import GraphSpec
 from conformance.oracles.autograd import FiniteDifferences
@@ -106,10 +106,10 @@ def compare_case(
             abs_err, rel_err, ulp = errors(expected, actual)
         else:
             abs_err = rel_err = ulp = None
-        return Record(
-            case.suite, case.case_id, engine, check, node, case.op, expected, actual, fd_value,
-            abs_err, rel_err, ulp, tolerance, status, detail, case.reproduce,
-            kind="precision" if status == "differs" else "",
+        return Record.for_case(
+            case, engine, check=check, node=node, expected=expected, actual=actual, fd=fd_value,
+            abs_err=abs_err, rel_err=rel_err, ulp=ulp, tolerance=tolerance, status=status,
+            detail=detail, kind="precision" if status == Status.DIFFERS else "",
         )  # fmt: skip
 
     if result.skip:

@@ -50,10 +50,7 @@ def _near(a: float, b: float, rel: float = 1e-9) -> bool:
 
 
 def _values(spec: GraphSpec, reference: EngineResult) -> dict[str, float]:
-    values = {f"x{i}": x for i, x in enumerate(spec.leaves)}
-    values.update((f"c{i}", c) for i, c in enumerate(spec.consts))
-    values.update((f"n{i}", v) for i, v in enumerate(reference.node_values or ()))
-    return values
+    return spec.named(spec.leaves, reference.node_values or ())
 
 
 def diagnose(

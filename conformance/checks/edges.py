@@ -8,7 +8,7 @@ import re
 
 from conformance.checks.compare import errors, ulp_distance
 from conformance.core.case import Case, EngineCall
-from conformance.core.records import Record
+from conformance.core.records import Record, Status
 from conformance.core.result import EngineResult
 from conformance.core.spec import GraphSpec
 from conformance.core.vocabulary import OPS
@@ -79,10 +79,10 @@ def check_edge(case: Case, engine: str, result: EngineResult, call: EngineCall) 
         if expected is not None and actual is not None:
             abs_err, rel_err, ulp = errors(expected, actual)
         tol = None if expected is None else _abs_tolerance(expected, ulps)
-        return Record(
-            case.suite, case.case_id, engine, check, node, case.op, expected, actual, None,
-            abs_err, rel_err, ulp, tol, status, detail, case.reproduce,
-            kind="ieee" if status == "differs" else "",
+        return Record.for_case(
+            case, engine, check=check, node=node, expected=expected, actual=actual,
+            abs_err=abs_err, rel_err=rel_err, ulp=ulp, tolerance=tol, status=status,
+            detail=detail, kind="ieee" if status == Status.DIFFERS else "",
         )  # fmt: skip
 
     if result.skip:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from conformance.checks.compare import compare_case
 from conformance.checks.diagnose import annotate, diagnose
 from conformance.core.case import Case, EngineCall
-from conformance.core.records import Record
+from conformance.core.records import Record, Status
 from conformance.core.result import EngineResult
 from conformance.oracles.autograd import FiniteDifferences, finite_differences, torch_reference
 from conformance.oracles.tolerance import Bounds, bounds
@@ -40,12 +40,8 @@ def check_case(
     try:
         oracle = oracle or consult_oracles(case)
     except Exception as exc:
-        return [
-            Record(
-                case.suite, case.case_id, engine, "run", "", case.op, None, None, None, None,
-                None, None, None, "unverified", f"the torch oracle raised {exc!r}", case.reproduce,
-            )
-        ]  # fmt: skip
+        why = f"the torch oracle raised {exc!r}"
+        return [Record.for_case(case, engine, status=Status.UNVERIFIED, detail=why)]
     rows = compare_case(case, engine, result, oracle.reference, oracle.fd, oracle.bounds)
     if any(r.status == "fail" for r in rows):
         rows = annotate(rows, diagnose(case.spec, result, oracle.reference, oracle.bounds))

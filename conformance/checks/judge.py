@@ -16,7 +16,7 @@ from conformance.checks.neurons import check_neuron
 from conformance.checks.semantics import check_deep, check_repeated
 from conformance.checks.training import check_training
 from conformance.core.case import Case, EngineCall
-from conformance.core.records import Record
+from conformance.core.records import Record, Status
 from conformance.core.result import EngineResult
 from conformance.core.vocabulary import OPS
 from conformance.engines.schedule import not_run
@@ -40,12 +40,7 @@ def judge_case(case: Case, engine: str, result: EngineResult, call: EngineCall) 
     step impossible), one `error` row that says so, and the run goes on. A case the schedule
     did not run is one `error` row that says why."""
     if not_run(result):
-        return [
-            Record(
-                case.suite, case.case_id, engine, "run", "", case.op, None, None, None, None,
-                None, None, None, "error", result.error, case.reproduce,
-            )
-        ]  # fmt: skip
+        return [Record.for_case(case, engine, status=Status.ERROR, detail=result.error)]
     try:
         return CHECKERS[case.kind](case, engine, result, call)
     except Exception as exc:
@@ -53,12 +48,7 @@ def judge_case(case: Case, engine: str, result: EngineResult, call: EngineCall) 
             f"checking this case stopped: {type(exc).__name__}: {exc} (after the engine's "
             "results; if the engine looks right, this is a bug in backprop-conformance)"
         )
-        return [
-            Record(
-                case.suite, case.case_id, engine, "run", "", case.op, None, None, None, None,
-                None, None, None, "error", detail, case.reproduce,
-            )
-        ]  # fmt: skip
+        return [Record.for_case(case, engine, status=Status.ERROR, detail=detail)]
 
 
 def blame_broken(case: Case, rows: list[Record], broken: dict) -> list[Record]:

@@ -30,8 +30,8 @@ from conformance.checks.compare import (
 )
 from conformance.checks.signs import StepContext, sign_and_update_rows
 from conformance.core.case import Case, EngineCall
-from conformance.core.numfmt import pair
-from conformance.core.records import Record
+from conformance.core.numfmt import g_minus, pair
+from conformance.core.records import Record, Status
 from conformance.core.result import EngineResult
 from conformance.oracles.autograd import finite_differences, torch_reference
 from conformance.oracles.nn import torch_net
@@ -40,10 +40,6 @@ from conformance.oracles.tolerance import bounds
 __all__ = ["check_neuron"]
 
 TORCH_LOSS = {"se": "F.mse_loss", "mse": "F.mse_loss", "bce": "F.binary_cross_entropy"}
-
-
-def _g(x: float) -> str:
-    return f"{x:.6g}".replace("-", "−")
 
 
 def _lecture(case: Case) -> dict:
@@ -62,10 +58,10 @@ def check_neuron(case: Case, engine: str, result: EngineResult, call: EngineCall
     def row(check, node, expected, actual, tolerance, status, detail, fd=None) -> Record:
         both = expected is not None and actual is not None
         abs_err, rel_err, ulp = errors(expected, actual) if both else (None, None, None)
-        return Record(
-            case.suite, case.case_id, engine, check, node, case.op, expected, actual, fd,
-            abs_err, rel_err, ulp, tolerance, status, detail, case.reproduce,
-            kind="precision" if status == "differs" else "",
+        return Record.for_case(
+            case, engine, check=check, node=node, expected=expected, actual=actual, fd=fd,
+            abs_err=abs_err, rel_err=rel_err, ulp=ulp, tolerance=tolerance, status=status,
+            detail=detail, kind="precision" if status == Status.DIFFERS else "",
         )  # fmt: skip
 
     if result.skip:
@@ -86,7 +82,7 @@ def check_neuron(case: Case, engine: str, result: EngineResult, call: EngineCall
     lecture = _lecture(case)
 
     def said(key: str) -> str:
-        return f" (the lecture: {_g(lecture[key])})" if key in lecture else ""
+        return f" (the lecture: {g_minus(lecture[key])})" if key in lecture else ""
 
     rows = []
     loss_fn = TORCH_LOSS[net.loss]
@@ -100,7 +96,7 @@ def check_neuron(case: Case, engine: str, result: EngineResult, call: EngineCall
 
     if agree(exp, act, tol.value):
         rows.append(row("loss", "L", exp, act, tol.value, "pass",
-                        f"L = {_g(act)} matches torch's {loss_fn}{said('L')}"))  # fmt: skip
+                        f"L = {g_minus(act)} matches torch's {loss_fn}{said('L')}"))  # fmt: skip
     elif within_precision(exp, act, tol.value, precision().value):
         a, e = pair(act, exp)
         rows.append(row("loss", "L", exp, act, tol.value, "differs",
@@ -108,15 +104,16 @@ def check_neuron(case: Case, engine: str, result: EngineResult, call: EngineCall
                         + precision_note(tol.value, precision().value)))  # fmt: skip
     else:
         rows.append(row("loss", "L", exp, act, tol.value, "fail",
-                        f"L is {_g(act)} but torch's {loss_fn} gives {_g(exp)} (error "
-                        f"{_g(abs(exp - act))} > tolerance {_g(tol.value)})"))  # fmt: skip
+                        f"L is {g_minus(act)} but torch's {loss_fn} gives {g_minus(exp)} "
+                        f"(error {g_minus(abs(exp - act))} > tolerance "
+                        f"{g_minus(tol.value)})"))  # fmt: skip
 
     if net.batch == 1 and result.node_values is not None:
         i = prediction_nodes(model)[0]
         exp, act, t = torch_side.predictions[0], result.node_values[i], tol.node_values[i]
         ok = act is not None and agree(exp, act, t)
-        detail = (f"ŷ = {_g(act)} matches torch{said('y_hat')}" if ok
-                  else f"ŷ is {_g(act)} but torch computes {_g(exp)}")  # fmt: skip
+        detail = (f"ŷ = {g_minus(act)} matches torch{said('y_hat')}" if ok
+                  else f"ŷ is {g_minus(act)} but torch computes {g_minus(exp)}")  # fmt: skip
         rows.append(row("value", "y_hat", exp, act, t, "pass" if ok else "fail", detail))
 
     names = [spec.leaf_name(k) for k in range(len(spec.leaves))]
@@ -126,7 +123,7 @@ def check_neuron(case: Case, engine: str, result: EngineResult, call: EngineCall
         verified = oracles_agree(exp, fd, k, t, tol.forward_error, spec, reference)
         wide = None if agree(exp, act, t) else precision().grads[k]
         status, detail = grad_verdict(
-            f"dL/d{name}", exp, act, t, fd.grads[k], verified, said(name), fmt=_g,
+            f"dL/d{name}", exp, act, t, fd.grads[k], verified, said(name), fmt=g_minus,
             loose_tolerance=wide,
         )  # fmt: skip
         rows.append(row("grad", name, exp, act, t, status, detail, fd.grads[k]))

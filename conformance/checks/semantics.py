@@ -8,7 +8,7 @@ from dataclasses import replace
 
 from conformance.checks.graph import check_graph
 from conformance.core.case import Case, EngineCall
-from conformance.core.records import Record
+from conformance.core.records import WRONG, Record, Status
 from conformance.core.result import EngineResult
 
 __all__ = ["check_deep", "check_repeated"]
@@ -20,9 +20,9 @@ _LIMIT_ERRORS = re.compile(
 
 def _as_convention(rows: list[Record], kind: str, why: str, errors_only: bool) -> list[Record]:
     def convert(r: Record) -> Record:
-        if r.status == "error" and (not errors_only or _LIMIT_ERRORS.search(r.detail)):
+        if r.status == Status.ERROR and (not errors_only or _LIMIT_ERRORS.search(r.detail)):
             return replace(r, status="differs", kind=kind, detail=f"{r.detail}: {why}")
-        if r.status == "fail" and not errors_only:
+        if r.status == Status.FAIL and not errors_only:
             return replace(r, status="differs", kind=kind, detail=f"{r.detail}: {why}")
         return r
 
@@ -32,13 +32,13 @@ def _as_convention(rows: list[Record], kind: str, why: str, errors_only: bool) -
 def check_repeated(case: Case, engine: str, result: EngineResult, call: EngineCall) -> list[Record]:
     """A graph case whose differences are backward-call conventions (gating only if strict)."""
     rows = check_graph(case, engine, result, call)
-    if not any(r.status in ("fail", "error") for r in rows):
+    if not any(r.status in WRONG for r in rows):
         return rows
     # Only a convention if one backward() on the same graph is right: otherwise it is wrong math
     # that merely shows here too.
     once = replace(case, spec=replace(case.spec, backwards=1, zero_between=False))
     first = check_graph(once, engine, call(once.spec), call)
-    if any(r.status in ("fail", "error") for r in first):
+    if any(r.status in WRONG for r in first):
         hint = (
             "one backward() on this graph is already wrong: fix that first (see sem-backward-once)"
         )

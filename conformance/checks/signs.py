@@ -26,7 +26,9 @@ from dataclasses import dataclass
 import torch
 
 from conformance.cases.neurons import KINKED, Model
+from conformance.core.numfmt import g_minus, pair_minus
 from conformance.core.records import Record
+from conformance.core.vocabulary import ACTIVATIONS
 from conformance.oracles.nn import DTYPE, batched_losses, torch_sgd
 
 __all__ = ["ARMIJO_C", "DELTA", "HALVINGS", "StepContext", "sign_and_update_rows"]
@@ -55,21 +57,8 @@ class StepContext:
     optimizer: str  # who took the step, for the remarks: "refimpl's SGD", "w ← w − lr·g"
 
 
-def _g(x: float) -> str:
-    return f"{x:.6g}".replace("-", "−")
-
-
-def _pair(a: float, b: float) -> tuple[str, str]:
-    """a and b with just enough digits to tell them apart (6 at least)."""
-    for digits in range(6, 18):
-        sa, sb = f"{a:.{digits}g}", f"{b:.{digits}g}"
-        if sa != sb or a == b:
-            break
-    return sa.replace("-", "−"), sb.replace("-", "−")
-
-
 def _from_to(a: float, b: float) -> str:
-    sa, sb = _pair(a, b)
+    sa, sb = pair_minus(a, b)
     return f"from {sa} to {sb}"
 
 
@@ -82,7 +71,7 @@ def _dir(g: float) -> str:
 
 
 def _sign_text(name: str, g: float) -> str:
-    return f"dL/d{name} = {_g(g)} {'>' if g > 0 else '<'} 0: {_dir(g)} {name}"
+    return f"dL/d{name} = {g_minus(g)} {'>' if g > 0 else '<'} 0: {_dir(g)} {name}"
 
 
 @dataclass(frozen=True)
@@ -189,9 +178,9 @@ def _sign_row(ctx: StepContext, j: int, new: float, torch_new: float, row: Row) 
     if not (math.isfinite(g) and math.isfinite(new)):
         return _not_a_number(ctx, j, "sign", row, new)
     allowed = math.ulp(torch_new) + math.ulp(ctx.lr * g)
-    moved = f"{ctx.optimizer} (lr = {_lr(ctx.lr)}) moved it from {_g(w)} to {_g(new)}"
-    kept = f"{ctx.optimizer} left it at {_g(new)}"
-    vs_torch = f"torch.optim.SGD from the same gradient: {_g(torch_new)}"
+    moved = f"{ctx.optimizer} (lr = {_lr(ctx.lr)}) moved it from {g_minus(w)} to {g_minus(new)}"
+    kept = f"{ctx.optimizer} left it at {g_minus(new)}"
+    vs_torch = f"torch.optim.SGD from the same gradient: {g_minus(torch_new)}"
     status = "pass"
     if gt == 0.0:
         why = _zero_reason(ctx.model, name)
@@ -201,11 +190,11 @@ def _sign_row(ctx: StepContext, j: int, new: float, torch_new: float, row: Row) 
             status = "fail"
             detail = (
                 f"dL/d{name} = 0 ({why}), so {name} must stay, but the engine's gradient is "
-                f"{_g(g)} and {moved}"
+                f"{g_minus(g)} and {moved}"
             )
     elif abs(gt) <= ctx.grad_tols[j]:
         detail = (
-            f"dL/d{name} = {_g(gt)} is within rounding of 0, so its sign is not determined; "
+            f"dL/d{name} = {g_minus(gt)} is within rounding of 0, so its sign is not determined; "
             f"{moved if new != w else kept} ({vs_torch})"
         )
     elif new == w:
@@ -214,22 +203,23 @@ def _sign_row(ctx: StepContext, j: int, new: float, torch_new: float, row: Row) 
             detail = f"{_sign_text(name, gt)}; but the engine's gradient is 0 and {kept}"
         else:
             detail = (
-                f"{_sign_text(name, gt)}; lr·g = {_g(ctx.lr * g)} is below the rounding of "
-                f"{_g(w)}, so {kept} ({vs_torch})"
+                f"{_sign_text(name, gt)}; lr·g = {g_minus(ctx.lr * g)} is below the rounding of "
+                f"{g_minus(w)}, so {kept} ({vs_torch})"
             )
     elif (new < w) == (gt > 0):
         detail = f"{_sign_text(name, gt)}; {moved} ({vs_torch})"
     else:
         status = "fail"
         detail = (
-            f"dL/d{name} = {_g(gt)} {'>' if gt > 0 else '<'} 0: {name} must {_dir(gt)}, but "
+            f"dL/d{name} = {g_minus(gt)} {'>' if gt > 0 else '<'} 0: {name} must {_dir(gt)}, but "
             f"{moved}: uphill ({vs_torch})"
         )
     if status == "pass" and abs(new - torch_new) > allowed:
         status = "fail"
         detail = (
-            f"dL/d{name} = {_g(g)}: {moved if new != w else kept}, but {vs_torch} (off by "
-            f"{_g(abs(new - torch_new))} > {_g(allowed)}, 1 ULP): the update is not w ← w − lr·g"
+            f"dL/d{name} = {g_minus(g)}: {moved if new != w else kept}, but {vs_torch} (off by "
+            f"{g_minus(abs(new - torch_new))} > {g_minus(allowed)}, 1 ULP): "
+            "the update is not w ← w − lr·g"
         )
     return row("sign", name, torch_new, new, allowed, status, detail)
 
@@ -270,20 +260,20 @@ def _descent_row(
         if gt != 0.0 and abs(gt) > ctx.grad_tols[j]:
             detail = (
                 f"the engine's dL/d{name} is 0, so it sees no way to lower L by moving {name}, "
-                f"but torch's is {_g(gt)}: L does depend on {name} here"
+                f"but torch's is {g_minus(gt)}: L does depend on {name} here"
             )
             return row("descent", name, base, base, ctx.noise, "fail", detail)
         why = _zero_reason(ctx.model, name) if gt == 0.0 else "within rounding of 0 in torch"
         after_nudge = base + nudge.change
         if nudge.flat:
             detail = (
-                f"dL/d{name} = 0 ({why}): no step on {name} lowers L; nudged by ±{_g(DELTA)}, "
-                f"L stays at {_g(base)}: this weight cannot learn from this batch"
+                f"dL/d{name} = 0 ({why}): no step on {name} lowers L; nudged by ±{g_minus(DELTA)}, "
+                f"L stays at {g_minus(base)}: this weight cannot learn from this batch"
             )
             return row("descent", name, base, after_nudge, ctx.noise, "pass", detail)
         detail = (
-            f"dL/d{name} = 0, yet nudging {name} by {_g(DELTA)} changes L by "
-            f"{_g(nudge.change)}: a kink within the nudge; not judged"
+            f"dL/d{name} = 0, yet nudging {name} by {g_minus(DELTA)} changes L by "
+            f"{g_minus(nudge.change)}: a kink within the nudge; not judged"
         )
         return row("descent", name, base, after_nudge, ctx.noise, "unverified", detail)
     hit, resolvable = _armijo(base, ts, after, g * g, ctx.noise)
@@ -292,28 +282,28 @@ def _descent_row(
         if ts[0] != ctx.lr:
             detail = (
                 f"{_sign_text(name, g)}; a step of lr = {_lr(ctx.lr)} changes L by less than its "
-                f"rounding, but moving {name} alone by {_g(-ts[hit] * g)} (t = {_g(ts[hit])}) "
-                f"{took}"
+                f"rounding, but moving {name} alone by {g_minus(-ts[hit] * g)} "
+                f"(t = {g_minus(ts[hit])}) {took}"
             )
         elif hit == 0:
             detail = f"{_sign_text(name, g)}; a step of lr = {_lr(ctx.lr)} on {name} alone {took}"
         else:
             detail = (
                 f"{_sign_text(name, g)}; a step of lr = {_lr(ctx.lr)} overshoots (L = "
-                f"{_g(after[0])}), but halving it {hit} times, a step of {_g(ts[hit])} on "
-                f"{name} alone {took}"
+                f"{g_minus(after[0])}), but halving it {hit} times, a step of "
+                f"{g_minus(ts[hit])} on {name} alone {took}"
             )
         return row("descent", name, base, after[hit], ctx.noise, "pass", detail)
     if not resolvable:
         detail = (
-            f"dL/d{name} = {_g(g)}: L changes by less than its rounding ({_g(ctx.noise)}) for "
-            f"every step from {_g(ts[0])} down: too flat to judge"
+            f"dL/d{name} = {g_minus(g)}: L changes by less than its rounding "
+            f"({g_minus(ctx.noise)}) for every step from {g_minus(ts[0])} down: too flat to judge"
         )
         return row("descent", name, base, after[-1], ctx.noise, "unverified", detail)
     detail = (
-        f"{_sign_text(name, g)}; but a step against this gradient took L from {_g(base)} to "
-        f"{_g(after[0])} (lr = {_lr(ctx.lr)}) and to {_g(after[-1])} at {_g(ts[-1])}: no step "
-        f"size lowers L (torch: dL/d{name} = {_g(gt)})"
+        f"{_sign_text(name, g)}; but a step against this gradient took L from {g_minus(base)} to "
+        f"{g_minus(after[0])} (lr = {_lr(ctx.lr)}) and to {g_minus(after[-1])} at "
+        f"{g_minus(ts[-1])}: no step size lowers L (torch: dL/d{name} = {g_minus(gt)})"
     )
     return row("descent", name, base, after[-1], ctx.noise, "fail", detail)
 
@@ -343,15 +333,15 @@ def _descent_all_row(
     if hit is not None:
         detail = (
             f"{step} overshoots (L {_from_to(base, after[0])}); {hit} halvings later, "
-            f"{_g(ts[hit] / ctx.lr)} of it took L {_from_to(base, after[hit])}"
+            f"{g_minus(ts[hit] / ctx.lr)} of it took L {_from_to(base, after[hit])}"
         )
         return row("descent", "all", base, after[hit], ctx.noise, "pass", detail)
     if not resolvable:
         detail = f"{step}: L changes by less than its rounding at every step size; not judged"
         return row("descent", "all", base, after[-1], ctx.noise, "unverified", detail)
     detail = (
-        f"{step} took L from {_g(base)} up to {_g(after[0])}, and no shorter step along it "
-        f"lowers L (down to {_g(ts[-1] / ctx.lr)} of it): the step goes uphill"
+        f"{step} took L from {g_minus(base)} up to {g_minus(after[0])}, and no shorter step "
+        f"along it lowers L (down to {g_minus(ts[-1] / ctx.lr)} of it): the step goes uphill"
     )
     return row("descent", "all", base, after[-1], ctx.noise, "fail", detail)
 
@@ -368,16 +358,17 @@ def _magnitude_row(
     nu = nudges[j]
     allowed = 2.0 * max(nu.remainder, nu.curvature) + ctx.grad_tols[j] * DELTA + ctx.noise
     said = (
-        f"nudging {name} by δ = {_g(DELTA)} changed L by {_g(nu.change)}; "
-        f"dL/d{name}·δ = {_g(nu.predicted)}"
+        f"nudging {name} by δ = {g_minus(DELTA)} changed L by {g_minus(nu.change)}; "
+        f"dL/d{name}·δ = {g_minus(nu.predicted)}"
     )
     if kink:
         detail = f"{said}, but the nudge moves {kink}: first order does not hold across a kink"
         return row("magnitude", name, nu.change, nu.predicted, allowed, "unverified", detail)
     if abs(nu.change - nu.predicted) > allowed:
         detail = (
-            f"{said}: the first-order prediction misses by {_g(abs(nu.change - nu.predicted))}, "
-            f"more than the curvature explains ({_g(allowed)})"
+            f"{said}: the first-order prediction misses by "
+            f"{g_minus(abs(nu.change - nu.predicted))}, more than the curvature explains "
+            f"({g_minus(allowed)})"
         )
         return row("magnitude", name, nu.change, nu.predicted, allowed, "fail", detail)
     if g == 0.0 and ctx.torch_grads[j] == 0.0:
@@ -385,7 +376,7 @@ def _magnitude_row(
         return row("magnitude", name, nu.change, nu.predicted, allowed, "pass", detail)
     if nu.remainder > 0.5 * abs(ctx.torch_grads[j] * DELTA) + ctx.noise:
         detail = (
-            f"{said}: at this δ the change is mostly curvature ({_g(nu.curvature)}), so the "
+            f"{said}: at this δ the change is mostly curvature ({g_minus(nu.curvature)}), so the "
             "first-order prediction says little; not judged"
         )
         return row("magnitude", name, nu.change, nu.predicted, allowed, "unverified", detail)
@@ -405,12 +396,21 @@ def _order(ctx: StepContext, j: int, k: int, nudges: list[_Nudge]) -> tuple[str,
     gap = (ga - gb - ctx.grad_tols[j] - ctx.grad_tols[k]) * DELTA
     slack = 2.0 * (nudges[j].remainder + nudges[k].remainder) + 2.0 * ctx.noise
     ca, cb = abs(nudges[j].change), abs(nudges[k].change)
-    pair = f"|dL/d{a}| = {_g(ga)} > |dL/d{b}| = {_g(gb)}"
+    pair = f"|dL/d{a}| = {g_minus(ga)} > |dL/d{b}| = {g_minus(gb)}"
     if gap <= slack:
-        return f"|dL/d{a}| = {_g(ga)} and |dL/d{b}| = {_g(gb)} are too close to order", True
+        return (
+            f"|dL/d{a}| = {g_minus(ga)} and |dL/d{b}| = {g_minus(gb)} are too close to order",
+            True,
+        )
     if ca > cb:
-        return f"{pair}, and its change is larger too ({_g(ca)} > {_g(cb)})", True
-    return f"{pair}, yet nudging {a} changed L less ({_g(ca)} ≤ {_g(cb)})", False
+        return (
+            f"{pair}, and its change is larger too ({g_minus(ca)} > {g_minus(cb)})",
+            True,
+        )
+    return (
+        f"{pair}, yet nudging {a} changed L less ({g_minus(ca)} ≤ {g_minus(cb)})",
+        False,
+    )
 
 
 # ----- zero gradients and kinks -----
@@ -434,17 +434,8 @@ def _dead_units(model: Model) -> set[tuple[int, int]]:
         zs = [[sum(w * x for w, x in zip(row, a)) + b for row, b in units] for a in acts]
         if layer.activation == "relu":
             dead |= {(k, u) for u in range(len(layer.weights)) if all(z[u] <= 0 for z in zs)}
-        acts = [[_ACT[layer.activation](v) for v in z] for z in zs]
+        acts = [[ACTIVATIONS[layer.activation](v) for v in z] for z in zs]
     return dead
-
-
-_ACT = {
-    "identity": lambda z: z,
-    "sigmoid": lambda z: 1.0 / (1.0 + math.exp(-z)),
-    "tanh": math.tanh,
-    "relu": lambda z: max(z, 0.0),
-    "leaky_relu": lambda z: z if z > 0 else 0.01 * z,
-}
 
 
 def _zero_reason(model: Model, name: str) -> str:

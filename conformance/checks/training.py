@@ -29,6 +29,7 @@ from conformance.cases.neurons import (
 )
 from conformance.checks.compare import errors
 from conformance.core.case import Case, EngineCall
+from conformance.core.numfmt import g_minus
 from conformance.core.records import Record
 from conformance.core.result import EngineResult
 from conformance.core.spec import GraphSpec
@@ -73,18 +74,8 @@ def envelope(model: Model, lr: float, steps: int, reference: Trajectory, seed: i
 
 def _loss_bound(spec: GraphSpec) -> float:
     """The running error bound of the loss, from node values computed in plain floats."""
-    value = {f"x{i}": x for i, x in enumerate(spec.leaves)}
-    value.update((f"c{i}", c) for i, c in enumerate(spec.consts))
-    nodes = []
-    for i, node in enumerate(spec.nodes):
-        out = OPS[node.op].forward([value[a] for a in node.args], node.param)
-        value[f"n{i}"] = out
-        nodes.append(out)
+    nodes = spec.walk(spec.leaves, lambda node, args: OPS[node.op].forward(args, node.param))
     return bounds(spec, nodes).value
-
-
-def _g(x: float) -> str:
-    return f"{x:.6g}".replace("-", "−")
 
 
 def check_training(case: Case, engine: str, result: EngineResult, call: EngineCall) -> list[Record]:
@@ -98,9 +89,10 @@ def check_training(case: Case, engine: str, result: EngineResult, call: EngineCa
     def row(check, node, expected, actual, tolerance, status, detail) -> Record:
         both = expected is not None and actual is not None
         abs_err, rel_err, ulp = errors(expected, actual) if both else (None, None, None)
-        return Record(
-            case.suite, case.case_id, engine, check, node, case.op, expected, actual, None,
-            abs_err, rel_err, ulp, tolerance, status, detail, case.reproduce,
+        return Record.for_case(
+            case, engine, check=check, node=node, expected=expected, actual=actual,
+            abs_err=abs_err, rel_err=rel_err, ulp=ulp, tolerance=tolerance, status=status,
+            detail=detail,
         )  # fmt: skip
 
     reference = torch_training(model, lr, steps)
@@ -130,10 +122,10 @@ def check_training(case: Case, engine: str, result: EngineResult, call: EngineCa
             detail = (
                 f"after {k} step{'s' * (k > 1)} of lr = {lr:g} ({who}), the largest parameter "
                 "difference from "
-                f"torch.optim.SGD is {_g(diff)} ({names[j]}), "
+                f"torch.optim.SGD is {g_minus(diff)} ({names[j]}), "
                 + ("within" if status == "pass" else "outside")
-                + f" {ENVELOPE:g}× the rounding envelope ({_g(drift[k])}: torch against itself, "
-                "every weight nudged by 1 ULP at every step)"
+                + f" {ENVELOPE:g}× the rounding envelope ({g_minus(drift[k])}: torch against "
+                "itself, every weight nudged by 1 ULP at every step)"
             )
         rows.append(row("trajectory", f"step {k}", want[j], params[j], allowed, status, detail))
         exp, act = reference.losses[k], result.value
@@ -143,9 +135,9 @@ def check_training(case: Case, engine: str, result: EngineResult, call: EngineCa
         allowed = ENVELOPE * loss_drift[k] + _loss_bound(at)
         ok = abs(exp - act) <= allowed
         detail = (
-            f"step {k}: L = {_g(act)}, torch {_g(exp)}, "
+            f"step {k}: L = {g_minus(act)}, torch {g_minus(exp)}, "
             + ("within" if ok else "outside")
-            + f" what rounding explains ({_g(allowed)})"
+            + f" what rounding explains ({g_minus(allowed)})"
         )
         rows.append(row("loss", f"step {k}", exp, act, allowed, "pass" if ok else "fail", detail))
         if k == steps:

@@ -14,6 +14,7 @@ from pathlib import Path
 from conformance.core.options import (
     DEFAULT_BUDGET,
     DEFAULT_JOBS,
+    DEFAULT_RUN_JOBS,
     DEFAULT_TIMEOUT,
     EXIT_INTERRUPTED,
     EXIT_USAGE,
@@ -163,9 +164,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", default="reports", metavar="DIR", help="report folder (default reports)"
     )
     r.add_argument(
-        "--jobs", type=_positive_int, default=DEFAULT_JOBS, metavar="N",
-        help=f"checker processes, each with its own engine worker (default {DEFAULT_JOBS}); "
-        "the CSV is the same whatever N is",
+        "--jobs", type=_positive_int, default=DEFAULT_RUN_JOBS, metavar="N",
+        help=f"checker processes, each with its own engine worker (default: all cores, here "
+        f"{DEFAULT_RUN_JOBS}); the CSV is the same whatever N is",
     )  # fmt: skip
     r.add_argument(
         "--shard", type=_shard, default=None, metavar="K/N",
@@ -256,10 +257,20 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument(
         "--strict", action="store_true", help="differences from torch's conventions gate too"
     )
+    g.add_argument(
+        "--jobs", type=_positive_int, default=DEFAULT_JOBS, metavar="N",
+        help=f"engines checked at once, each in its own process (default {DEFAULT_JOBS}); "
+        "the table is the same whatever N is",
+    )  # fmt: skip
+    g.add_argument(
+        "--shard", type=_shard, default=None, metavar="K/N",
+        help="grade only the K-th of N slices of the engines; `merge` joins the shards' tables",
+    )  # fmt: skip
     m = sub.add_parser(
         "merge", help="join the outputs of --shard K/N runs into one report", epilog=EPILOG,
         description="Join the reports of the shards of one run (--shard 1/N ... N/N) into one, "
-        "whose CSV is the unsharded run's. Exit code as for run.",
+        "whose CSV is the unsharded run's; or the tables of the shards of one `grade` into one. "
+        "Exit code as for run (or grade).",
     )  # fmt: skip
     m.add_argument("dirs", nargs="+", metavar="DIR", help="the shards' --out folders")
     m.add_argument("--out", default="reports", metavar="DIR", help="where to write (reports)")
@@ -271,6 +282,8 @@ def _merge(args: argparse.Namespace) -> int:
     from conformance.run.merge import merge
 
     out = Path(args.out)
+    if all((Path(d) / "grades.json").exists() for d in args.dirs):
+        return _merge_grades(args, out)
     try:
         outcome = merge([Path(d) for d in args.dirs], out)
     except SpecError as exc:
@@ -281,6 +294,22 @@ def _merge(args: argparse.Namespace) -> int:
     print(f"  {out / 'conformance.csv'}")
     print(outcome.message)
     return outcome.exit_code
+
+
+def _merge_grades(args: argparse.Namespace, out: Path) -> int:
+    from conformance.core.spec import SpecError
+    from conformance.run.grade import exit_code, merge_grades
+
+    try:
+        table = merge_grades([Path(d) for d in args.dirs], out)
+    except SpecError as exc:
+        raise UsageError(str(exc)) from None
+    except OSError as exc:
+        raise UsageError(f"cannot write to --out {args.out!r}: {exc}") from None
+    print(f"merged {len(args.dirs)} grade shards: {len(table)} engines")
+    print(f"  {out / 'grades.csv'}")
+    print(f"  {out / 'grades.html'}")
+    return exit_code(table)
 
 
 def _grade(args: argparse.Namespace) -> int:
@@ -310,7 +339,7 @@ def _grade(args: argparse.Namespace) -> int:
         print(safe_text(f"{row['verdict']:<15} {engine}: {row['headline']}"), flush=True)
 
     try:
-        table = grade(engines, options, Path(args.out), progress, helpers)
+        table = grade(engines, options, Path(args.out), progress, helpers, args.jobs, args.shard)
     except OSError as exc:
         raise UsageError(f"cannot write to --out {args.out!r}: {exc}") from None
     if helpers:

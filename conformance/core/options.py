@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from typing import Any
 
 __all__ = [
     "DEFAULT_BUDGET",
     "DEFAULT_JOBS",
+    "DEFAULT_RUN_JOBS",
+    "DEFAULT_STEPS",
     "DEFAULT_TIMEOUT",
     "EXIT_FAILED",
     "EXIT_INTERRUPTED",
@@ -22,6 +25,7 @@ __all__ = [
     "SUITE_NAMES",
     "WORKER_MEMORY_LIMIT_MB",
     "RunOptions",
+    "all_cores",
     "worker_memory_limit_mb",
 ]
 
@@ -31,7 +35,9 @@ EXIT_USAGE = 2  # bad options or input: a one-line message
 EXIT_NOTHING_CHECKED = 3  # no case was checked
 EXIT_INTERRUPTED = 130  # Ctrl-C: the rows so far are written
 
+# The suites, in the order they run: the one list of their names (cases/suites.py builds each).
 SUITE_NAMES = ("examples", "graphs", "edges", "semantics", "neurons", "training")
+DEFAULT_STEPS = 50  # SGD steps of each training case
 PROFILES = ("quick", "thorough")
 DEFAULT_TIMEOUT = 30.0  # seconds per engine call
 # Seconds for a whole run, after which the remaining cases are not run (`error` rows that say
@@ -39,9 +45,22 @@ DEFAULT_TIMEOUT = 30.0  # seconds per engine call
 # half an hour leaves room for engines and machines many times slower, and still ends a run that
 # would otherwise go on for hours.
 DEFAULT_BUDGET = 1800.0
-# One checker by default: on the 2-core machine this was measured on, two checker processes
-# were slower than one (README, Benchmarks); `--jobs N` is there for machines where they pay.
+# A run's RunOptions.jobs, and grade's --jobs (engines at once), unless given.
 DEFAULT_JOBS = 1
+
+
+def all_cores() -> int:
+    """The cores this process may run on (its affinity, which a container or taskset narrows),
+    else the machine's count."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+# `run --jobs`: a checker process per core. On the 2-core machine measured (README, Benchmarks)
+# two beat one by about 1.5x on 20,000 cases; a run too small to share stays in one process.
+DEFAULT_RUN_JOBS = all_cores()
 # Upper bounds of the options, each a one-line usage error beyond. A day is longer than any run
 # should take, and past ~1e9 s the waits overflow (`inf` hung the run).
 MAX_SECONDS = 86400.0
@@ -80,8 +99,71 @@ class RunOptions:
     timeout: float = DEFAULT_TIMEOUT
     only: tuple[str, ...] = ()
     profile: str = "quick"  # thorough: the 1,000,000-node chain and the like
-    steps: int = 50  # SGD steps of each training case
+    steps: int = DEFAULT_STEPS  # SGD steps of each training case
     shard: tuple[int, int] | None = None  # (k, n): the k-th of n contiguous slices of the cases
     budget: float = DEFAULT_BUDGET  # seconds for the whole run (see `schedule`)
     # Every difference from torch gates, conventions included (`differs` rows become fail/error).
     strict: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every option as plain JSON data (run.json's "options"); `from_dict` reads it back."""
+        return {
+            "suites": list(self.suites),
+            "cases": self.cases,
+            "seed": self.seed,
+            "max_nodes": self.max_nodes,
+            "jobs": self.jobs,
+            "timeout": self.timeout,
+            "budget": self.budget,
+            "only": list(self.only),
+            "profile": self.profile,
+            "steps": self.steps,
+            "shard": list(self.shard) if self.shard else None,
+            "engine": self.engine,
+            "strict": self.strict,
+            "out": self.out,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunOptions:
+        """The options `to_dict` wrote; one an older run.json lacks takes its default. ValueError
+        (one line, naming the option) for a value of the wrong type; other keys are ignored."""
+        if not isinstance(data, dict):
+            raise ValueError(f"options is {data!r:.60}, not an object")
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            if f.name not in data:
+                continue
+            value, kind = data[f.name], _KINDS[f.name]
+            if f.name == "shard":
+                if value is not None and not (
+                    isinstance(value, list) and len(value) == 2 and all(map(_is_int, value))
+                ):
+                    raise ValueError(f"options.shard {value!r:.40} is not K/N")
+                values[f.name] = None if value is None else tuple(value)
+            elif kind is list:
+                if not (isinstance(value, list) and all(isinstance(x, str) for x in value)):
+                    raise ValueError(f"options.{f.name} is {value!r:.60}, not a list")
+                values[f.name] = tuple(value)
+            elif kind is int and not _is_int(value):
+                raise ValueError(f"options.{f.name} is {value!r:.60}, not a int")
+            elif kind is float:
+                if not (_is_int(value) or isinstance(value, float)):
+                    raise ValueError(f"options.{f.name} is {value!r:.60}, not a float")
+                values[f.name] = float(value)
+            elif kind in (str, bool) and not isinstance(value, kind):
+                raise ValueError(f"options.{f.name} is {value!r:.60}, not a {kind.__name__}")
+            values.setdefault(f.name, value)
+        return cls(**values)
+
+
+# Each option's JSON type, for `from_dict`.
+_KINDS: dict[str, type] = {
+    "engine": str, "suites": list, "cases": int, "seed": int, "max_nodes": int, "out": str,
+    "jobs": int, "timeout": float, "only": list, "profile": str, "steps": int, "shard": list,
+    "budget": float, "strict": bool,
+}  # fmt: skip
+
+
+def _is_int(v: object) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)

@@ -3,15 +3,83 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
+from enum import Enum
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-__all__ = ["COLUMNS", "DIFFERENCE_KINDS", "FAILING", "STATUSES", "Record", "strictly", "to_frame"]
+if TYPE_CHECKING:
+    from conformance.core.case import Case
 
-STATUSES = ("pass", "fail", "error", "differs", "skip", "unverified", "xfail", "xpass")
-# Statuses that fail the gate. `differs` (a difference from torch that is not wrong math) gates
-# only under --strict, where such rows are turned into `fail` or `error` and keep their `kind`.
-FAILING = ("fail", "error", "xpass")
+__all__ = [
+    "CHECKED",
+    "COLUMNS",
+    "DIFFERENCE_KINDS",
+    "FAILING",
+    "PASSED",
+    "STATUSES",
+    "WRONG",
+    "Record",
+    "Status",
+    "strictly",
+    "to_frame",
+]
+
+
+class Status(str, Enum):
+    """A row's verdict. A `str`: each compares equal to, hashes as and prints as its plain value
+    ("fail"), so rows, frames and the CSV hold the same text whichever a checker wrote."""
+
+    PASS = "pass"
+    FAIL = "fail"
+    ERROR = "error"
+    # A difference from torch that is not wrong math (its `kind` says which); it gates only
+    # under --strict, where such rows are turned into `fail` or `error` and keep their `kind`.
+    DIFFERS = "differs"
+    SKIP = "skip"
+    UNVERIFIED = "unverified"
+    XFAIL = "xfail"
+    XPASS = "xpass"
+
+    __hash__ = str.__hash__
+    __str__ = str.__str__
+    __format__ = str.__format__
+
+    @property
+    def gates(self) -> bool:
+        """Whether a row of this status fails the run (exit code 1): fail, error, xpass."""
+        return self in _GATES
+
+    @property
+    def wrong(self) -> bool:
+        """Whether the engine got the row wrong (fail) or broke on it (error), before an xfail
+        list is applied: what an xfail entry expects, and what a reproducer is written for."""
+        return self in _WRONG
+
+    @property
+    def passed(self) -> bool:
+        """Whether the row counts as passing towards the pass rate: pass, and an expected xfail."""
+        return self in _PASSED
+
+    @property
+    def checked(self) -> bool:
+        """Whether the row was judged at all (pass, fail, error, xfail, xpass): a run with none
+        checked nothing. `differs`, `skip` and `unverified` are not verdicts on the math."""
+        return self in _CHECKED
+
+
+_GATES = frozenset({Status.FAIL, Status.ERROR, Status.XPASS})
+_WRONG = frozenset({Status.FAIL, Status.ERROR})
+_PASSED = frozenset({Status.PASS, Status.XFAIL})
+_CHECKED = _PASSED | _GATES
+
+# The statuses as plain strings, in the order of the summary's columns; and those that have each
+# property (for frames: `frame["status"].isin(FAILING)`).
+STATUSES = tuple(s.value for s in Status)
+FAILING = tuple(s.value for s in Status if s.gates)
+WRONG = tuple(s.value for s in Status if s.wrong)
+PASSED = tuple(s.value for s in Status if s.passed)
+CHECKED = tuple(s.value for s in Status if s.checked)
 # What a `differs` row is, in the `kind` column: each with what it means.
 DIFFERENCE_KINDS = {
     "precision": "precision: beyond float64 rounding of torch's formula, far below any "
@@ -23,26 +91,28 @@ DIFFERENCE_KINDS = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Record:
-    """One compared quantity: what was expected, what the engine gave, and the verdict."""
+    """One compared quantity: what was expected, what the engine gave, and the verdict.
+
+    Made by keyword only; `Record.for_case` fills in what a case says about itself."""
 
     suite: str
     case: str
     engine: str
     check: str  # value, grad, or run (a case the engine could not run: error or skip)
-    node: str  # the leaf (x0, or its name) or node (n3) compared; "output" for the value
-    op: str  # the op of a one-op case, the fixed case's op, or "graph"
-    expected: float | None
-    actual: float | None
-    fd: float | None  # finite differences, the second oracle, where it applies
-    abs_err: float | None
-    rel_err: float | None
-    ulp: float | None
-    tolerance: float | None
-    status: str
-    detail: str
-    reproduce: str
+    node: str = ""  # the leaf (x0, or its name) or node (n3) compared; "output" for the value
+    op: str = ""  # the op of a one-op case, the fixed case's op, or "graph"
+    expected: float | None = None
+    actual: float | None = None
+    fd: float | None = None  # finite differences, the second oracle, where it applies
+    abs_err: float | None = None
+    rel_err: float | None = None
+    ulp: float | None = None
+    tolerance: float | None = None
+    status: str  # a Status, or its plain value
+    detail: str = ""
+    reproduce: str = ""
     # Diagnosis of a failing case: the op whose derivative is wrong, the first node where the
     # engine and torch part, and a hint where the pattern is a known bug.
     blame: str = ""
@@ -52,6 +122,24 @@ class Record:
     # from torch's conventions it is, a key of DIFFERENCE_KINDS; empty for wrong math.
     kind: str = ""
 
+    @classmethod
+    def for_case(
+        cls, case: Case, engine: str, *, status: str, detail: str, check: str = "run", **fields: Any
+    ) -> Record:
+        """A row of `case` (its suite, id, op and reproducer) for `engine`; by default the one
+        `run` row of a case the engine could not run or that could not be checked."""
+        return cls(
+            suite=case.suite,
+            case=case.case_id,
+            engine=engine,
+            check=check,
+            op=case.op,
+            status=status,
+            detail=detail,
+            reproduce=case.reproduce,
+            **fields,
+        )
+
 
 COLUMNS = tuple(f.name for f in fields(Record))
 
@@ -60,8 +148,8 @@ def strictly(rows: list[Record]) -> list[Record]:
     """The rows as --strict judges them: a `differs` row fails (an `error` where the engine gave
     no number), keeping its `kind`."""
     return [
-        replace(r, status="fail" if r.actual is not None else "error")
-        if r.status == "differs"
+        replace(r, status=Status.FAIL.value if r.actual is not None else Status.ERROR.value)
+        if r.status == Status.DIFFERS
         else r
         for r in rows
     ]

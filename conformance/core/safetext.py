@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # pandas only where frames are written: `check` and `replay` 
 
 __all__ = [
     "CSV_TEXT_COLUMNS",
+    "has_unsafe",
     "safe_cell",
     "safe_csv_frame",
     "safe_data",
@@ -93,23 +94,64 @@ def _strings(column: pd.Series, test: Any) -> pd.Series:
         return pd.Series(False, index=column.index)
 
 
+# What `safe_text` leaves as it is in ASCII text: tab, newline and the printable characters.
+_ASCII_SAFE = bytes([9, 10, *range(0x20, 0x7F)])
+_UNSAFE_RE = re.compile(_UNSAFE)
+
+
+def has_unsafe(text: str) -> bool:
+    """Whether `safe_text` would change `text`: for ASCII text (nearly every report) a C pass
+    over its bytes, many times faster than the regex, which searches the rest."""
+    if text.isascii():
+        return bool(text.encode("ascii").translate(None, _ASCII_SAFE))
+    return _UNSAFE_RE.search(text) is not None
+
+
+def _str_cells(column: pd.Series) -> list[str]:
+    """The str cells of `column` (those the `.str` methods act on), in order."""
+    values = column.to_numpy()
+    try:
+        "".join(values)  # every cell a str (the common case): no per-cell test
+    except TypeError:
+        return [v for v in values if isinstance(v, str)]
+    return list(values)
+
+
+def _clean_text(column: pd.Series) -> bool:
+    """Whether no str cell of `column` holds what `safe_text` changes, in one search of their
+    text joined by newlines (which it keeps): most columns have nothing to fix, and are then
+    passed through without a pass per cell."""
+    return not has_unsafe("\n".join(_str_cells(column)))
+
+
+def _no_formula(column: pd.Series) -> bool:
+    """Whether no str cell of `column` starts as a formula."""
+    firsts = {v[:1] for v in _str_cells(column)}
+    return firsts.isdisjoint(_FORMULA_START)
+
+
 def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """A copy of `frame` with every text cell made safe; numeric columns untouched."""
     out = frame.copy()
     for col in out.columns:
-        if _text_column(out[col]):
-            found = _strings(out[col], lambda s: s.contains(_UNSAFE, regex=True))
-            out[col] = _where(out[col], found, safe_text)
+        if not _text_column(out[col]) or _clean_text(out[col]):
+            continue  # nothing to fix: the cell-by-cell pass below would change nothing
+        found = _strings(out[col], lambda s: s.contains(_UNSAFE, regex=True))
+        out[col] = _where(out[col], found, safe_text)
     return out
 
 
 def safe_csv_frame(
-    frame: pd.DataFrame, columns: tuple[str, ...] = CSV_TEXT_COLUMNS
+    frame: pd.DataFrame, columns: tuple[str, ...] = CSV_TEXT_COLUMNS, *, is_safe: bool = False
 ) -> pd.DataFrame:
-    """`frame` made safe, and formulas neutralised in `columns` (those holding outside text)."""
-    out = safe_frame(frame)
+    """`frame` made safe, and formulas neutralised in `columns` (those holding outside text).
+    `is_safe`: the frame is already `safe_frame`'s (which a second pass leaves as it is), and
+    only the formulas are left to neutralise, in a copy."""
+    out = frame.copy() if is_safe else safe_frame(frame)
     for col in columns:
         if col in out.columns and _text_column(out[col]):
+            if _no_formula(out[col]):
+                continue  # no cell starts as a formula
             found = _strings(out[col], lambda s: s.startswith(_FORMULA_START))
             out[col] = _where(out[col], found, safe_cell)
     return out

@@ -13,7 +13,9 @@ import hashlib
 import json
 import math
 from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from conformance.core.vocabulary import OPS
 
@@ -34,6 +36,7 @@ FORMULA_INLINE = 120
 FORMULA_MAX = 1000
 SHARED_INLINE = 16  # in a long formula, a node read twice is named unless this short
 _NONE_READ: frozenset[int] = frozenset()
+T = TypeVar("T")
 
 
 class SpecError(ValueError):
@@ -144,6 +147,44 @@ class GraphSpec:
         index = int(ref[1:])
         return self.leaf_name(index) if ref[0] == "x" else repr(self.consts[index])
 
+    # ----- walking the graph -----
+
+    def walk(
+        self,
+        leaves: Sequence[T],
+        apply: Callable[[Node, list[T]], T],
+        consts: Sequence[T] | None = None,
+    ) -> list[T]:
+        """Every node's value in order: `apply(node, args)`, with the node's arguments resolved
+        to the given leaves, the constants (the spec's own unless given) and earlier results."""
+        consts = self.consts if consts is None else consts
+        env = dict(zip(_names("c", len(consts)), consts))
+        env.update(zip(_names("x", len(leaves)), leaves))
+        nodes = []
+        for ref, node in zip(_names("n", len(self.nodes)), self.nodes):
+            env[ref] = out = apply(node, [env[a] for a in node.args])
+            nodes.append(out)
+        return nodes
+
+    def resolve(
+        self, ref: str, leaves: Sequence[T], nodes: Sequence[T], consts: Sequence[T] | None = None
+    ) -> T:
+        """The value `ref` (x0, c0, n3) names among leaves, constants and node values."""
+        kind, index = ref[0], int(ref[1:])
+        if kind == "x":
+            return leaves[index]
+        return nodes[index] if kind == "n" else (self.consts if consts is None else consts)[index]
+
+    def named(
+        self, leaves: Sequence[T], nodes: Sequence[T], consts: Sequence[T] | None = None
+    ) -> dict[str, T]:
+        """Every value by its reference: x0, x1, ..., c0, ..., n0, ... (the spec's constants
+        unless given; as many nodes as `nodes` holds)."""
+        named = {f"x{i}": x for i, x in enumerate(leaves)}
+        named.update((f"c{i}", c) for i, c in enumerate(self.consts if consts is None else consts))
+        named.update((f"n{i}", v) for i, v in enumerate(nodes))
+        return named
+
     # ----- validity -----
 
     def validate(self) -> None:
@@ -152,6 +193,8 @@ class GraphSpec:
             raise SpecError("a graph needs at least one leaf")
         if self.leaf_names and len(self.leaf_names) != len(self.leaves):
             raise SpecError("leaf_names must name every leaf")
+        valid = {f"x{i}" for i in range(len(self.leaves))}
+        valid.update(f"c{i}" for i in range(len(self.consts)))
         for i, node in enumerate(self.nodes):
             op = OPS.get(node.op)
             if op is None:
@@ -163,9 +206,13 @@ class GraphSpec:
             if op.params and node.param not in op.params:
                 raise SpecError(f"node n{i}: {node.op} needs a parameter in {op.params}")
             for ref in node.args:
-                self._check_ref(ref, before=i, where=f"node n{i}")
+                # A plain reference to a leaf, a constant or an earlier node is fine: only the
+                # rest (odd spellings such as `x01` included) go through the full check.
+                if ref.__class__ is not str or ref not in valid:
+                    self._check_ref(ref, before=i, where=f"node n{i}")
             if all(ref.startswith("c") for ref in node.args):
                 raise SpecError(f"node n{i}: reads only constants")
+            valid.add(f"n{i}")
         self._check_ref(self.output, before=len(self.nodes), where="output")
         if not math.isfinite(self.upstream) or self.upstream == 0:
             raise SpecError("upstream must be a finite, non-zero number")
@@ -266,6 +313,22 @@ class GraphSpec:
     def case_id(self) -> str:
         """A stable id: a hash of the canonical JSON, so the same graph always has the same id."""
         return "g-" + hashlib.sha256(self.to_json().encode()).hexdigest()[:12]
+
+
+# The reference names x0, c0, n0, ... made once: `walk` is the hot loop of every engine run and
+# oracle, and formatting a name costs as much as a node's dict entry. Past NAMES_KEPT the names
+# are made for the one walk and dropped (the 1,000,000-node chain).
+NAMES_KEPT = 4096
+_NAMES: dict[str, list[str]] = {"x": [], "c": [], "n": []}
+
+
+def _names(kind: str, n: int) -> Sequence[str]:
+    names = _NAMES[kind]
+    if len(names) < n:
+        if n > NAMES_KEPT:
+            return [f"{kind}{i}" for i in range(n)]
+        names.extend(f"{kind}{i}" for i in range(len(names), n))
+    return names
 
 
 def _with_definitions(

@@ -22,7 +22,7 @@ from typing import Any
 
 from refimpl.floatops import fdiv, fexp, flog, fpow, fsigmoid
 
-__all__ = ["OPS", "Op", "op_named"]
+__all__ = ["ACTIVATIONS", "LEAKY_SLOPE", "OPS", "Op", "op_named"]
 
 
 def _torch():  # imported on first use: engine workers that never touch torch start fast
@@ -32,6 +32,16 @@ def _torch():  # imported on first use: engine workers that never touch torch st
 
 
 LEAKY_SLOPE = 0.01
+# The activations of the neurons suites in plain floats, as the lecture writes them: the one
+# table of their names (in the order the generator draws from) and formulas. oracles/nn.py has
+# torch's, by the same names.
+ACTIVATIONS: dict[str, Callable[[float], float]] = {
+    "identity": lambda z: z,
+    "sigmoid": lambda z: 1.0 / (1.0 + math.exp(-z)),
+    "tanh": math.tanh,
+    "relu": lambda z: max(z, 0.0),
+    "leaky_relu": lambda z: z if z > 0 else LEAKY_SLOPE * z,
+}
 POW_EXPONENTS = (2.0, 3.0, -1.0, 0.5)
 # Values the generator keeps: big enough to stay clear of overflow, and the kink margin.
 KINK_MARGIN = 1e-3

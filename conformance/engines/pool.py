@@ -1,11 +1,11 @@
 """Engines under test run in worker processes: a crash, a hang or a corrupted interpreter costs
 one case (an `error` row), never the run.
 
-Each worker loads the engine once and serves specs over a pipe, one at a time. A call that takes
-longer than `timeout` seconds, or a worker that dies, gives an error result; the worker is
-replaced and the run goes on. `jobs` workers serve the queue in parallel; results come back in
-the order the cases were submitted, whatever order they finish in. With a `gate` (a run's
-`schedule.Schedule`), each spec gets its own limit, and the gate may refuse to run it at all.
+The worker loads the engine once and serves specs over a pipe, one at a time, in the order they
+were submitted (a checker's follow-up call first). A call that takes longer than `timeout`
+seconds, or a worker that dies, gives an error result; the worker is replaced and the run goes
+on. With a `gate` (a run's `schedule.Schedule`), each spec gets its own limit, and the gate may
+refuse to run it at all. Parallel checking is `run.parallel`'s: a pool per checker process.
 """
 
 from __future__ import annotations
@@ -239,8 +239,8 @@ class _Worker:
 
 
 class EnginePool:
-    """`jobs` workers for one engine, each call limited to `timeout` seconds, or to the limit
-    the `gate` gives each spec."""
+    """One worker for one engine, each call limited to `timeout` seconds, or to the limit the
+    `gate` gives each spec."""
 
     def __init__(
         self,
@@ -250,8 +250,9 @@ class EnginePool:
         timeout: float = DEFAULT_TIMEOUT,
         gate: Schedule | None = None,
     ) -> None:
+        if jobs != 1:  # the parameter stays for its callers; several checkers are `parallel`'s
+            raise ValueError(f"an EnginePool has one worker, not {jobs}")
         self.engine = engine
-        self.jobs = max(1, int(jobs))
         self.timeout = float(timeout)
         self.gate = gate
         self.name = engine
@@ -261,26 +262,20 @@ class EnginePool:
         # (priority 0) overtakes the cases still queued (priority 1).
         self._tasks: queue.PriorityQueue = queue.PriorityQueue()
         self._sequence = itertools.count()
-        self._threads: list[threading.Thread] = []
-        self._workers: list[_Worker] = []
+        self._thread: threading.Thread | None = None
+        self._worker: _Worker | None = None
         self._closed = threading.Event()
 
     def start(self, load_timeout: float = 120.0, probe: bool = True) -> str:
-        """Load the engine in every worker; EngineLoadError (one line) when it cannot load.
+        """Load the engine in the worker; EngineLoadError (one line) when it cannot load.
         With `probe`, first ask which op variants it lacks (`self.unsupported`)."""
-        first = _Worker(self.engine)
-        self.name = first.handshake(load_timeout)
+        worker = _Worker(self.engine)
+        self.name = worker.handshake(load_timeout)
         if probe:
-            first = self._probe_all(first, load_timeout)
-        self._workers = [first]
-        for _ in range(self.jobs - 1):
-            w = _Worker(self.engine)
-            w.handshake(load_timeout)
-            self._workers.append(w)
-        for slot in range(self.jobs):
-            t = threading.Thread(target=self._serve_queue, args=(slot,), daemon=True)
-            t.start()
-            self._threads.append(t)
+            worker = self._probe_all(worker, load_timeout)
+        self._worker = worker
+        self._thread = threading.Thread(target=self._serve_queue, daemon=True)
+        self._thread.start()
         return self.name
 
     def _probe_all(self, worker: _Worker, load_timeout: float) -> _Worker:
@@ -321,30 +316,31 @@ class EnginePool:
         self._tasks.put((0, next(self._sequence), -1, spec, "", fut))
         return fut.result()
 
-    def _serve_queue(self, slot: int) -> None:
+    def _serve_queue(self) -> None:
         while not self._closed.is_set():
             try:
                 _, _, index, spec, shape, fut = self._tasks.get(timeout=0.2)
             except queue.Empty:
                 continue
             try:
-                if self._serve_one(slot, index, spec, shape, fut):
+                if self._serve_one(index, spec, shape, fut):
                     return
             except BaseException as exc:  # a dead thread would leave the caller waiting forever
                 if not fut.done():
                     fut.set_result(EngineResult(error=f"the suite failed: {_describe(exc)}"))
                 with contextlib.suppress(BaseException):  # the worker may be mid-call: start anew
-                    self._workers[slot].kill()
-                    self._workers[slot] = self._replace()
+                    self._worker.kill()  # type: ignore[union-attr]
+                    self._worker = self._replace()
 
-    def _serve_one(self, slot: int, index: int, spec: GraphSpec, shape: str, fut: Future) -> bool:
+    def _serve_one(self, index: int, spec: GraphSpec, shape: str, fut: Future) -> bool:
         """Run one task and resolve its future; True when the pool closed meanwhile."""
         refused = self.gate.admit(spec, shape) if self.gate is not None else None
         if refused:
             fut.set_result(EngineResult(error=refused))
             return False
         limit = self.gate.limit(spec) if self.gate is not None else self.timeout
-        worker = self._workers[slot]
+        worker = self._worker
+        assert worker is not None
         started = time.monotonic()
         result = worker.call(index, spec, limit)
         if result is None:
@@ -369,7 +365,7 @@ class EnginePool:
             else:
                 what = f"timed out after {limit:g} s (the worker was stopped)"
             fut.set_result(EngineResult(error=what))
-            self._workers[slot] = self._replace()
+            self._worker = self._replace()
         else:
             fut.set_result(result)
         return False
@@ -390,8 +386,8 @@ class EnginePool:
                 break
             if not fut.done():
                 fut.set_result(EngineResult(error="the run was interrupted"))
-        for w in self._workers:
-            w.close()
+        if self._worker is not None:
+            self._worker.close()
 
     def __enter__(self) -> EnginePool:
         return self

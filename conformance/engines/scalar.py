@@ -195,15 +195,14 @@ class ScalarClassEngine:
             if why:
                 return EngineResult(skip=why)
             wrap_param.append(wrap)
-        env: dict[str, Any] = {f"c{i}": self.constant(c) for i, c in enumerate(spec.consts)}
+        consts = [self.constant(c) for c in spec.consts]
         leaves = [self.cls(x) for x in spec.leaves]
-        env.update((f"x{i}", leaf) for i, leaf in enumerate(leaves))
-        nodes = []
-        for i, node in enumerate(spec.nodes):
-            out = self._build(node.op, [env[a] for a in node.args], node.param, wrap_param[i])
-            env[f"n{i}"] = out
-            nodes.append(out)
-        output = env[spec.output]
+        wraps = iter(wrap_param)
+        build = self._build
+        nodes = spec.walk(
+            leaves, lambda node, args: build(node.op, args, node.param, next(wraps)), consts
+        )
+        output = spec.resolve(spec.output, leaves, nodes, consts)
         # Scaled by the engine's own multiplication: only where needed, so that upstream-1 cases
         # (examples, edges) do not depend on mul.
         scaled = output if spec.upstream == 1.0 else output * self.constant(spec.upstream)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import torch
 
 from conformance.core.result import EngineResult
-from conformance.core.spec import GraphSpec
+from conformance.core.spec import GraphSpec, Node
 from conformance.core.vocabulary import OPS
 
 __all__ = ["TorchEngine", "evaluate", "sgd_step"]
@@ -17,14 +17,11 @@ DTYPE = torch.float64
 
 def evaluate(spec: GraphSpec, leaves: Sequence[torch.Tensor]) -> list[torch.Tensor]:
     """Every node's value, torch ops on `leaves` (0-d or 1-d: a batch of points at once)."""
-    env: dict[str, object] = {f"c{i}": c for i, c in enumerate(spec.consts)}
-    env.update((f"x{i}", leaf) for i, leaf in enumerate(leaves))
-    nodes = []
-    for i, node in enumerate(spec.nodes):
-        out = OPS[node.op].torch([env[a] for a in node.args], node.param)
-        env[f"n{i}"] = out
-        nodes.append(out)
-    return nodes
+    return spec.walk(leaves, _torch_op)
+
+
+def _torch_op(node: Node, args: list) -> torch.Tensor:
+    return OPS[node.op].torch(args, node.param)
 
 
 class TorchEngine:
@@ -43,9 +40,7 @@ class TorchEngine:
         for n in nodes:
             if n.requires_grad:
                 n.retain_grad()
-        env = {f"x{i}": leaf for i, leaf in enumerate(leaves)}
-        env.update((f"n{i}", n) for i, n in enumerate(nodes))
-        output = env[spec.output]
+        output = spec.resolve(spec.output, leaves, nodes)
         scaled = output if spec.upstream == 1.0 else output * spec.upstream
         for call in range(spec.backwards):
             if call and spec.zero_between:

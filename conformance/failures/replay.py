@@ -10,16 +10,21 @@ from __future__ import annotations
 import shlex
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from conformance.checks.judge import CHECKERS
 from conformance.core.case import Case
+from conformance.core.numfmt import g
 from conformance.core.options import EXIT_FAILED, EXIT_OK
-from conformance.core.records import FAILING, Record
 from conformance.core.safetext import safe_text
 from conformance.core.spec import GraphSpec, SpecError, parse_json
 from conformance.engines import COMMAND_PREFIX, engine_file
 from conformance.engines.pool import EnginePool
-from conformance.failures.reproducers import FAILURE_KIND, engine_arguments
+
+if TYPE_CHECKING:
+    from conformance.core.records import Record
+
+# The checkers (torch), the records (pandas) and the reproducers are imported where they are
+# used: `replay` of a missing file should say so at once, not after torch has loaded.
 
 __all__ = ["MAX_BYTES", "EngineNotGiven", "load_case", "replay"]
 
@@ -53,6 +58,9 @@ def load_case(path: Path) -> tuple[Case, str | None, str | None]:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise SpecError(f"{path}: cannot read it as text: {exc}") from None
+    from conformance.checks.judge import CHECKERS
+    from conformance.failures.reproducers import FAILURE_KIND
+
     try:
         data = parse_json(text)
         if isinstance(data, dict) and data.get("kind") == FAILURE_KIND:
@@ -99,11 +107,13 @@ def _search_run_folder(engine: str, run_folder: str | None) -> None:
 
 
 def _fmt(x: float | None) -> str:
-    return "" if x is None else f"{x:.10g}"
+    return "" if x is None else g(x, 10)
 
 
 def format_rows(rows: list[Record]) -> str:
     """The rows as a small text table, then the diagnosis of the first failing row."""
+    from conformance.core.records import FAILING
+
     lines = [f"{'check':<10} {'node':<10} {'engine':>18} {'torch':>18} {'status':<10}"]
     for r in rows:
         lines.append(
@@ -117,6 +127,8 @@ def format_rows(rows: list[Record]) -> str:
 
 def _untrusted(path: Path, recorded: str) -> EngineNotGiven:
     """One line: which engine the file names, and the two ways to run it."""
+    from conformance.failures.reproducers import engine_arguments
+
     given = shlex.join(engine_arguments(recorded))
     return EngineNotGiven(
         f"{path} names the engine {recorded!r}, which replay runs only when you say so: add "
@@ -145,6 +157,9 @@ def replay(path: Path, engine: str | None, timeout: float, trust: bool = False) 
     neither `engine` nor `trust` is given."""
     case, recorded, run_folder = load_case(path)
     name = choose_engine(path, engine, recorded, run_folder, trust)
+    from conformance.checks.judge import CHECKERS
+    from conformance.core.records import FAILING
+
     pool = EnginePool(name, jobs=1, timeout=timeout)
     try:
         pool.start()

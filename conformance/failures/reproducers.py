@@ -9,12 +9,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from conformance.core.case import Case, EngineCall
-from conformance.core.records import Record
+from conformance.core.records import FAILING, WRONG, Record
 from conformance.core.result import EngineResult
 from conformance.core.spec import SCHEMA_VERSION, GraphSpec
 from conformance.engines import COMMAND_PREFIX, portable_engine_name
 from conformance.failures.shrink import shrink
 from conformance.failures.snippet import snippet
+from conformance.oracles.autograd import torch_reference
 
 __all__ = [
     "FAILURE_KIND",
@@ -39,9 +40,10 @@ class Failure:
     case: Case
     spec: GraphSpec
     rows: tuple[Record, ...]
-    # The engine's result on `spec` (the report draws it beside torch's); None for an error, or
-    # a graph too large to draw.
+    # The engine's result on `spec` and torch's (the report draws them side by side); None for
+    # an error, or a graph too large to draw.
     result: EngineResult | None = None
+    reference: EngineResult | None = None
 
     @property
     def case_id(self) -> str:
@@ -81,7 +83,7 @@ def find_failures(
     failures: list[Failure] = []
     covered: set[tuple[str, str, str]] = set()
     for case in cases:
-        bad = [r for r in rows_by_case.get(case.case_id, []) if r.status in ("fail", "error")]
+        bad = [r for r in rows_by_case.get(case.case_id, []) if r.status in WRONG]
         todo = [r for r in bad if not any((o, r.check, r.status) in covered for o in _ops(r))]
         if not todo:
             continue
@@ -93,8 +95,17 @@ def find_failures(
             result = call(spec)  # one more call: the report draws the engine's numbers
         pinned = [r for r in rows if _matches(r, target)] or [target]
         covered.update((o, r.check, r.status) for r in pinned for o in _ops(r))
-        failures.append(Failure(failure_key(pinned[0]), case, spec, rows, result))
+        reference = _reference(spec) if result is not None else None
+        failures.append(Failure(failure_key(pinned[0]), case, spec, rows, result, reference))
     return failures
+
+
+def _reference(spec: GraphSpec) -> EngineResult | None:
+    """torch's numbers on a failure's minimal graph, kept for its drawing (None if torch raises)."""
+    try:
+        return torch_reference(spec)
+    except Exception:
+        return None
 
 
 def _shrunk(
@@ -146,7 +157,7 @@ def write_failures(failures: Sequence[Failure], out: Path, engine: str) -> list[
     run_folder = str(Path.cwd())
     paths = []
     for f in failures:
-        rows = [r for r in f.rows if r.status in ("fail", "error", "xpass")]
+        rows = [r for r in f.rows if r.status in FAILING]
         first = rows[0] if rows else None
         data = {
             "schema": SCHEMA_VERSION,

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from fnmatch import fnmatchcase
 from pathlib import Path
 
-from conformance.core.records import Record
+from conformance.core.records import WRONG, Record, Status
 from conformance.core.spec import SpecError
 
 __all__ = ["KEYS", "XfailEntry", "apply_xfails", "load_xfails"]
@@ -98,13 +98,15 @@ def apply_xfails(
     warnings = []
     for entry in entries:
         matched = [i for i, r in enumerate(out) if entry.matches(r)]
-        failing = [i for i in matched if out[i].status in ("fail", "error")]
+        failing = [i for i in matched if out[i].status in WRONG]
         for i in failing:
             r = out[i]
             out[i] = replace(r, status="xfail", detail=f"{r.detail} (expected: {entry.where})")
         if not matched:
             warnings.append(f"{entry.where}: {entry.text!r} matches no row")
-        elif not failing and not any(out[i].status in ("xfail", "differs") for i in matched):
+        elif not failing and not any(
+            out[i].status in (Status.XFAIL, Status.DIFFERS) for i in matched
+        ):
             # (an entry over `differs` rows is not stale: they gate under --strict)
             for i in matched:
                 r = out[i]

@@ -15,12 +15,12 @@ import torch
 import torch.nn.functional as F
 
 from conformance.cases.neurons import KINKED, Model, NetworkSpec
+from conformance.core.vocabulary import LEAKY_SLOPE
 from conformance.engines.torch_engine import sgd_step
 
 __all__ = ["TorchNet", "batched_losses", "torch_net", "torch_sgd", "torch_training"]
 
 DTYPE = torch.float64
-LEAKY_SLOPE = 0.01
 ACTIVATION: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "identity": lambda t: t,
     "sigmoid": torch.sigmoid,

@@ -82,8 +82,7 @@ def _rounding(op_name: str, ulp: float, out: float, precision: bool) -> float:
 def bounds(spec: GraphSpec, node_values: Sequence[float], precision: bool = False) -> Bounds:
     """Tolerances for `spec`, given the oracle's value of every node (see the module docstring
     for `precision`)."""
-    value = {f"x{i}": x for i, x in enumerate(spec.leaves)}
-    value.update((f"c{i}", c) for i, c in enumerate(spec.consts))
+    value = spec.named(spec.leaves, ())
     fe = dict.fromkeys(value, 0.0)
     locals_: list[tuple[float, ...]] = []
     local_errors: list[tuple[float, ...]] = []

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from conformance.core.records import FAILING
+
 __all__ = ["junit_xml", "write_junit"]
 
 # Characters XML 1.0 cannot hold, even escaped: an engine's error message may contain them.
@@ -37,7 +39,7 @@ def _case(suite_el: ET.Element, suite: str, case: str, rows: list) -> str:
     """Add the case's `<testcase>`; its outcome: passed, failure, error or skipped."""
     el = ET.SubElement(suite_el, "testcase", classname=f"conformance.{suite}", name=_clean(case))
     statuses = {r.status for r in rows}
-    bad = [r for r in rows if r.status in ("fail", "xpass", "error")]
+    bad = [r for r in rows if r.status in FAILING]
     if bad:
         kind = "error" if "error" in statuses else "failure"
         first = next(r for r in bad if r.status == "error") if kind == "error" else bad[0]

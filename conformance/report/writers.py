@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import fcntl
+import io
 import json
 import os
 import platform
@@ -18,9 +19,11 @@ import pandas as pd
 
 from conformance.checks.training import training_table
 from conformance.core.options import EXIT_INTERRUPTED
-from conformance.core.records import COLUMNS, STATUSES
+from conformance.core.records import CHECKED, COLUMNS, FAILING, PASSED, STATUSES
 from conformance.core.safetext import (
+    _FORMULA_START,
     CSV_TEXT_COLUMNS,
+    has_unsafe,
     safe_cell,
     safe_csv_frame,
     safe_data,
@@ -58,14 +61,15 @@ def summarize(frame: pd.DataFrame) -> pd.DataFrame:
     table.columns.name = None
     groups = frame.groupby(keys)
     table["cases"] = groups["case"].nunique()
-    judged = table[["pass", "fail", "error", "xfail", "xpass"]].sum(axis=1)
-    table["pass_rate"] = ((table["pass"] + table["xfail"]) / judged.where(judged > 0)).round(4)
+    judged = table[list(CHECKED)].sum(axis=1)
+    passed = table[list(PASSED)].sum(axis=1)
+    table["pass_rate"] = (passed / judged.where(judged > 0)).round(4)
     tol = frame["tolerance"]
     meaningful = frame["check"].isin(ERROR_CHECKS) & (tol > 0) & (tol < float("inf"))
     ratio = (frame["abs_err"] / tol).where(meaningful)
     table["worst_error"] = ratio.groupby([frame["suite"], frame["op"]]).max().astype(float)
     table = table.reset_index()
-    failing = table[["fail", "error", "xpass"]].sum(axis=1) > 0
+    failing = table[list(FAILING)].sum(axis=1) > 0
     table = table.assign(_failing=~failing).sort_values(["_failing", *keys], kind="stable")
     return table[SUMMARY_COLUMNS].reset_index(drop=True)
 
@@ -205,6 +209,31 @@ def _partial_cell(column: str, value: object) -> object:
     return safe_cell(value) if column in CSV_TEXT_COLUMNS else safe_data(value)
 
 
+_TEXT_INDEX = tuple(COLUMNS.index(c) for c in CSV_TEXT_COLUMNS)
+_PLAIN = frozenset({str, float, int, bool, type(None)})
+
+
+def _partial_text(rows: list) -> str:
+    """The rows' lines of the partial CSV. When every cell is a plain scalar (no container,
+    whose items `safe_data` rewrites inside), no text column starts as a formula and the text
+    holds nothing `safe_text` changes, the cells are written as they are: the same bytes as
+    cell by cell, which the rows of any other case go."""
+    buf = io.StringIO(newline="")
+    writer = csv.writer(buf, lineterminator="\n")
+    values = [tuple(r.__dict__.values()) for r in rows]
+    if {v.__class__ for vs in values for v in vs} <= _PLAIN:
+        firsts = {v[:1] for vs in values for i in _TEXT_INDEX if (v := vs[i]).__class__ is str}
+        if firsts.isdisjoint(_FORMULA_START):
+            writer.writerows(values)
+            text = buf.getvalue()
+            if not has_unsafe(text):
+                return text
+            buf.seek(0)
+            buf.truncate()
+    writer.writerows([_partial_cell(c, v) for c, v in zip(COLUMNS, vs)] for vs in values)
+    return buf.getvalue()
+
+
 class PartialRows:
     """Rows flushed to `DIR/.conformance.partial.csv` as cases finish; removed once the reports
     are written, kept if the process dies or an exception leaves (for a post-mortem)."""
@@ -226,9 +255,7 @@ class PartialRows:
         if self.failed is not None:
             return
         try:
-            for r in rows:
-                values = zip(COLUMNS, r.__dict__.values())
-                self._writer.writerow([_partial_cell(c, v) for c, v in values])
+            self._file.write(_partial_text(rows))
             self._file.flush()
         except OSError as exc:
             self.failed = exc
@@ -270,7 +297,7 @@ def write_reports(
     _write_manifest(out, written)
     _atomic(
         paths["csv"],
-        lambda p: safe_csv_frame(frame).to_csv(
+        lambda p: safe_csv_frame(frame, is_safe=True).to_csv(
             p, index=False, columns=list(COLUMNS), lineterminator="\n"
         ),
     )
@@ -286,20 +313,7 @@ def write_reports(
         "schema": SCHEMA_VERSION,
         "engine": options.engine,
         "engine_name": outcome.engine_name,
-        "options": {
-            "suites": list(options.suites),
-            "cases": options.cases,
-            "seed": options.seed,
-            "max_nodes": options.max_nodes,
-            "jobs": options.jobs,
-            "timeout": options.timeout,
-            "budget": options.budget,
-            "only": list(options.only),
-            "profile": options.profile,
-            "steps": options.steps,
-            "shard": list(options.shard) if options.shard else None,
-            "engine": options.engine,
-        },
+        "options": options.to_dict(),
         "versions": _versions(),
         "cases": outcome.cases,
         "rows": len(frame),

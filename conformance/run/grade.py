@@ -11,10 +11,15 @@ word per op (correct, wrong, missing, convention) and per suite, and the minimal
 from __future__ import annotations
 
 import ast
+import json
+import multiprocessing
 import os
 import re
+import shutil
+import signal
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -29,8 +34,9 @@ from conformance.core.options import (
     EXIT_OK,
     RunOptions,
 )
-from conformance.core.records import DIFFERENCE_KINDS
+from conformance.core.records import DIFFERENCE_KINDS, PASSED, WRONG
 from conformance.core.safetext import safe_csv_frame, safe_data, safe_text
+from conformance.core.spec import SpecError
 from conformance.core.vocabulary import OPS
 from conformance.engines import EngineLoadError
 from conformance.report.writers import _atomic, prepare_out, write_reports
@@ -42,8 +48,12 @@ __all__ = [
     "engines_in",
     "exit_code",
     "grade",
+    "grade_table",
     "headline",
+    "merge_grades",
     "op_verdicts",
+    "shard_of",
+    "write_grades",
 ]
 
 # Names a student gives the engine class, most likely first: the pick when a file has several.
@@ -65,8 +75,7 @@ VERDICTS = {
     EXIT_INTERRUPTED: "INTERRUPTED",
 }
 VERDICT_COLOURS = {"PASS": "#d1f2d9", "FAIL": "#f9c6c6", "COULD NOT LOAD": "#f9c6c6"}
-PASSED = ("pass", "xfail")
-WRONG = ("fail", "error")  # wrong math where the row has no `kind`; xpass needs an xfail list
+# WRONG: wrong math where the row has no `kind`; xpass needs an xfail list.
 # How long a finding may be in a headline (a traceback's first line is plenty).
 HEADLINE_DETAIL = 160
 
@@ -203,7 +212,8 @@ def engines_in(folder: Path, attr: str | None = None) -> Roster:
 GRADE_TEXT_COLUMNS = ("engine", "headline", "conventions", "reproducer", "report")
 
 # The names `grade` writes in OUT itself: no engine's report folder may take one.
-OWN_FILES = ("grades.csv", "grades.html")
+OWN_FILES = ("grades.csv", "grades.html", "grades.json")
+GRADES_KIND = "conformance-grades"  # grades.json: what `merge` reads to join grade shards
 
 
 def _slug(engine: str) -> str:
@@ -396,27 +406,36 @@ def _grade_one(engine: str, options: RunOptions, folder: Path) -> tuple[dict, bo
     return row, outcome.interrupted
 
 
+def shard_of(engines: Sequence[str], shard: tuple[int, int] | None) -> list[str]:
+    """The engines of shard K of N: a contiguous slice of the roster, as `run --shard` slices
+    cases (every engine in exactly one shard; `merge` puts the tables back in roster order)."""
+    if shard is None:
+        return list(engines)
+    k, n = shard
+    return list(engines[(k - 1) * len(engines) // n : k * len(engines) // n])
+
+
 def grade(
     engines: Sequence[str],
     options: RunOptions,
     out: Path,
     progress: Callable[[str, dict], None] | None = None,
     helpers: Sequence[tuple[str, str]] = (),
+    jobs: int = 1,
+    shard: tuple[int, int] | None = None,
 ) -> pd.DataFrame:
-    """Check every engine on the same cases; write the comparison; return it.
+    """Check every engine (of `shard`, when given) on the same cases; write the comparison; return
+    it. `jobs` engines are checked at once, each in its own process; rows keep roster order.
 
-    Ctrl-C stops after the engine being checked: the table so far is written, and that engine's
-    `exit_code` is 130.
+    Ctrl-C stops after the engines being checked: the table so far is written, and the first
+    engine that did not finish has `exit_code` 130.
     """
     out.mkdir(parents=True, exist_ok=True)
     rows = []
-    folders = report_folders(engines)
-    for engine in engines:
-        try:
-            row, interrupted = _grade_one(engine, options, out / folders[engine])
-        except KeyboardInterrupt:  # outside the run itself (its reports were being written)
-            row = {"engine": engine, "verdict": "INTERRUPTED", "headline": "interrupted"}
-            row["exit_code"], interrupted = EXIT_INTERRUPTED, True
+    folders = report_folders(engines)  # over the whole roster: unique across shards too
+    mine = shard_of(engines, shard)
+    graded = _graded(mine, options, out, folders, jobs)
+    for engine, (row, interrupted) in zip(mine, graded):
         # File names and engine messages are outside text: safe for the table, its page and the
         # progress line alike (a non-UTF-8 file name must not crash the print).
         row = safe_data(row)
@@ -425,20 +444,81 @@ def grade(
             progress(safe_text(engine), row)
         if interrupted:
             break
+    table = grade_table(rows)
+    write_grades(table, options, out, helpers)
+    meta = {
+        "kind": GRADES_KIND,
+        "options": replace(options, out=str(out), shard=None).to_dict(),
+        "shard": list(shard) if shard else None,
+        "engines": [safe_text(e) for e in engines],
+        "helpers": [list(h) for h in helpers],
+    }
+    text = safe_text(json.dumps(meta, indent=2, ensure_ascii=False)) + "\n"
+    _atomic(out / "grades.json", lambda p: p.write_text(text, encoding="utf-8"))
+    return table
+
+
+def _interrupted(engine: str) -> tuple[dict, bool]:
+    row = {"engine": engine, "verdict": "INTERRUPTED", "headline": "interrupted"}
+    row["exit_code"] = EXIT_INTERRUPTED
+    return row, True
+
+
+def _graded(
+    engines: list[str], options: RunOptions, out: Path, folders: dict[str, str], jobs: int
+) -> Iterator[tuple[dict, bool]]:
+    """Each engine's (row, interrupted), in roster order: here one by one, or in `jobs` worker
+    processes (each engine's run then checks with one job: the processes share the cores)."""
+    if jobs <= 1 or len(engines) <= 1:
+        for engine in engines:
+            try:
+                yield _grade_one(engine, options, out / folders[engine])
+            except KeyboardInterrupt:  # outside the run itself (its reports were being written)
+                yield _interrupted(engine)
+        return
+    one = replace(options, jobs=1)
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=min(jobs, len(engines)), mp_context=context) as pool:
+        futures = [pool.submit(_grade_one, e, one, out / folders[e]) for e in engines]
+        for engine, future in zip(engines, futures):
+            try:
+                yield future.result()
+            except KeyboardInterrupt:
+                # The workers' runs stop as on Ctrl-C (rows so far written), then the pool ends.
+                for pending in futures:
+                    pending.cancel()
+                for process in list(getattr(pool, "_processes", {}).values()):
+                    if process.is_alive():
+                        os.kill(process.pid, signal.SIGINT)
+                yield _interrupted(engine)
+                return
+            except Exception as exc:  # a worker that died (killed, out of memory)
+                row = {"engine": engine, "verdict": "ERROR", "headline": f"grading stopped: {exc}"}
+                row["exit_code"] = EXIT_FAILED
+                yield row, False
+
+
+def grade_table(rows: list[dict]) -> pd.DataFrame:
+    """The rows as the comparison table, its columns in reading order."""
     table = pd.DataFrame(rows)
     # What a teacher reads first: the verdict and the most important finding; then op by op.
     first = ["engine", "verdict", "headline"]
     ops = [f"op:{op}" for op in OPS]
     last = ["conventions", "reproducer", "report", "exit_code"]
     middle = [c for c in table.columns if c not in first + ops + last]
-    table = table.reindex(columns=first + ops + middle + last)
+    return table.reindex(columns=first + ops + middle + last)
+
+
+def write_grades(
+    table: pd.DataFrame, options: RunOptions, out: Path, helpers: Sequence[tuple[str, str]]
+) -> None:
+    """OUT/grades.csv and OUT/grades.html, each written whole or not at all."""
     # File names and engine messages are outside text: a lone surrogate (a non-UTF-8 file name)
     # must not lose the table, nor a file named `=cmd.py` run as a spreadsheet formula.
     csv_table = safe_csv_frame(table, GRADE_TEXT_COLUMNS)
     _atomic(out / "grades.csv", lambda p: csv_table.to_csv(p, index=False, lineterminator="\n"))
     page = safe_text(_html(table, options, helpers, out))
     _atomic(out / "grades.html", lambda p: p.write_text(page, encoding="utf-8"))
-    return table
 
 
 def exit_code(table: pd.DataFrame) -> int:
@@ -497,3 +577,77 @@ def _html(
     return _PAGE.render(
         rows=rows, columns=columns, options=options, helpers=helpers, colours=colours, css=css
     )
+
+
+def merge_grades(folders: Sequence[Path], out: Path) -> pd.DataFrame:
+    """Join the tables of `grade --shard K/N` runs into OUT, as one `grade` would have written
+    it: rows in roster order, each engine's report folder copied in. Everything is read and
+    checked first; SpecError (one line) for a folder that is not a shard or does not belong."""
+    shards = [(Path(f), _grade_meta(Path(f))) for f in folders]
+    first = shards[0][1]
+    for folder, meta in shards[1:]:
+        if _shared(meta["options"]) != _shared(first["options"]):
+            raise SpecError(f"{folder}: graded with other options than {shards[0][0]}")
+        if meta["engines"] != first["engines"]:
+            raise SpecError(f"{folder}: graded another roster of engines than {shards[0][0]}")
+    numbers = sorted(tuple(meta["shard"] or (1, 1)) for _, meta in shards)
+    total = numbers[0][1]
+    if numbers != [(k, total) for k in range(1, total + 1)]:
+        got = ", ".join(f"{k}/{n}" for k, n in numbers)
+        raise SpecError(f"the shards are {got}: give each of 1/{total}..{total}/{total} once")
+    shards.sort(key=lambda s: tuple(s[1]["shard"] or (1, 1)))
+    tables = []
+    for folder, _ in shards:
+        try:
+            tables.append(pd.read_csv(folder / "grades.csv", keep_default_na=False, na_values=[""]))
+        except (OSError, ValueError, pd.errors.ParserError) as exc:
+            raise SpecError(f"{folder / 'grades.csv'}: {str(exc).splitlines()[0]}") from None
+    out.mkdir(parents=True, exist_ok=True)
+    for (folder, _), table in zip(shards, tables):
+        for column in ("report", "reproducer"):
+            table[column] = [_moved(_text(cell), folder, out) for cell in table[column]]
+    table = grade_table([row for t in tables for row in t.to_dict("records")])
+    options = RunOptions.from_dict(first["options"])
+    write_grades(table, options, out, [tuple(h) for h in first["helpers"]])
+    meta = {**first, "shard": None, "options": replace(options, out=str(out)).to_dict()}
+    text = json.dumps(meta, indent=2, ensure_ascii=False) + "\n"
+    _atomic(out / "grades.json", lambda p: p.write_text(text, encoding="utf-8"))
+    return table
+
+
+def _shared(options: dict) -> dict:
+    """The options shards of one grade must share: all but where each wrote and how fast."""
+    return {k: v for k, v in options.items() if k not in ("out", "jobs", "shard")}
+
+
+def _grade_meta(folder: Path) -> dict:
+    path = folder / "grades.json"
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise SpecError(f"{path}: not the output of `grade` ({str(exc).splitlines()[0]})") from None
+    if not isinstance(meta, dict) or meta.get("kind") != GRADES_KIND:
+        raise SpecError(f"{path}: not the output of `grade`")
+    try:
+        RunOptions.from_dict(meta["options"])
+        assert isinstance(meta["engines"], list) and isinstance(meta["helpers"], list)
+    except (KeyError, ValueError, AssertionError) as exc:
+        raise SpecError(f"{path}: not the output of `grade` ({exc})") from None
+    return meta
+
+
+def _moved(cell: str, folder: Path, out: Path) -> str:
+    """A report or reproducer path inside a shard's engine folder, copied to the same place in
+    OUT; the new path. A path outside the shard's folder is kept as it is."""
+    if not cell:
+        return cell
+    path = Path(cell)
+    try:
+        inside = path.resolve().relative_to(folder.resolve())
+    except ValueError:
+        return cell
+    engine_folder = inside.parts[0]
+    target = out / engine_folder
+    if (folder / engine_folder).resolve() != target.resolve():
+        shutil.copytree(folder / engine_folder, target, dirs_exist_ok=True)
+    return str(out / inside)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import json
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import islice
 from pathlib import Path
 
@@ -24,14 +24,11 @@ from conformance.run.pipeline import RunOutcome, verdict
 
 __all__ = ["merge"]
 
-# Options that must agree between shards (jobs, timeouts and the like may differ), with their
-# JSON types; those with a default may be absent from an older run.json.
-SAME = ("engine", "suites", "cases", "seed", "max_nodes", "profile", "steps", "only")
-_TYPES: dict[str, type] = {
-    "engine": str, "suites": list, "cases": int, "seed": int, "max_nodes": int,
-    "profile": str, "steps": int, "only": list,
-}  # fmt: skip
-_DEFAULTS = {"profile": "quick", "steps": RunOptions.steps, "only": []}
+# Options that must agree between shards (jobs, timeouts and the like may differ: the merged
+# run.json keeps the first shard's). Each must be in a shard's run.json but those with a default,
+# which an older run.json may lack.
+SAME = ("engine", "suites", "cases", "seed", "max_nodes", "profile", "steps", "only", "strict")
+_REQUIRED = ("engine", "suites", "cases", "seed", "max_nodes")
 MISSING_LISTED = 5  # shards named in a "missing" message; the rest are counted
 
 
@@ -42,6 +39,7 @@ class _Shard:
     folder: Path
     meta: dict
     options: dict  # the options of SAME, defaults filled in
+    run_options: RunOptions  # all of them, as the shard's run.json has them
     k: int
     n: int
     text: str  # conformance.csv, as written
@@ -69,20 +67,18 @@ def _read_meta(folder: Path) -> dict:
     return meta
 
 
-def _options(meta: dict, folder: Path) -> dict:
-    """The options that must agree, checked for type, so that a garbled run.json is refused here
-    rather than failing while the reports are written."""
-    raw, opts = meta["options"], {}
-    for key, kind in _TYPES.items():
-        value = raw.get(key, _DEFAULTS.get(key))
-        ok = _is_int(value) if kind is int else isinstance(value, kind)
-        if ok and kind is list:
-            ok = all(isinstance(x, str) for x in value)
-        if not ok:
-            raise SpecError(
-                f"{folder}/run.json: options.{key} is {value!r:.60}, not a {kind.__name__}"
-            )
-        opts[key] = value
+def _options(meta: dict, folder: Path) -> RunOptions:
+    """The shard's options, checked for type, so that a garbled run.json is refused here rather
+    than failing while the reports are written."""
+    raw = meta["options"]
+    for key in _REQUIRED:
+        if key not in raw:
+            raise SpecError(f"{folder}/run.json: options.{key} is missing")
+    try:
+        options = RunOptions.from_dict(raw)
+    except ValueError as exc:
+        raise SpecError(f"{folder}/run.json: {exc}") from None
+    opts = options.to_dict()
     unknown = [s for s in opts["suites"] if s not in SUITE_NAMES]
     if unknown or not opts["suites"] or opts["profile"] not in PROFILES:
         raise SpecError(f"{folder}/run.json: unknown suites or profile: not this version's run")
@@ -95,7 +91,7 @@ def _options(meta: dict, folder: Path) -> dict:
         )
     if not _is_int(meta.get("cases", 0)) or not isinstance(meta.get("engine_name", ""), str):
         raise SpecError(f"{folder}/run.json: cases or engine_name is garbled")
-    return opts
+    return options
 
 
 def _shard_of(meta: dict, folder: Path) -> tuple[int, int]:
@@ -141,7 +137,8 @@ def _load(folder: Path) -> _Shard:
     meta = _read_meta(folder)
     options = _options(meta, folder)
     k, n = _shard_of(meta, folder)
-    return _Shard(folder, meta, options, k, n, _csv(folder), _failures(folder))
+    same = {key: value for key, value in options.to_dict().items() if key in SAME}
+    return _Shard(folder, meta, same, options, k, n, _csv(folder), _failures(folder))
 
 
 def _same_folder(a: Path, b: Path) -> bool:
@@ -211,7 +208,6 @@ def merge(folders: list[Path], out: Path) -> RunOutcome:
     """Check the shards belong together and are complete, then write the joined reports.
     Everything is read and checked before anything in `out` is removed or written."""
     ordered = _check([_load(f) for f in folders], out)
-    first = ordered[0].options
     header = ",".join(COLUMNS) + "\n"
     joined = header + "".join(shard.text[len(header) :] for shard in ordered)
     try:
@@ -222,11 +218,7 @@ def merge(folders: list[Path], out: Path) -> RunOutcome:
     if list(frame.columns) != list(COLUMNS):
         raise SpecError("the shards' conformance.csv rows have other columns than this version's")
     sources = _distinct_failures(ordered)
-    options = RunOptions(
-        engine=first["engine"], suites=tuple(first["suites"]), cases=first["cases"],
-        seed=first["seed"], max_nodes=first["max_nodes"], profile=first["profile"],
-        steps=first["steps"], only=tuple(first["only"]),
-    )  # fmt: skip
+    options = replace(ordered[0].run_options, shard=None, out=str(out))
 
     prepare_out(out)
     copied = []

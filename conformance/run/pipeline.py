@@ -6,14 +6,14 @@ import shlex
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from functools import partial
+from functools import lru_cache, partial
 from typing import Any
 
 import pandas as pd
 
-from conformance.cases.suites import SuiteOptions, build_cases
+from conformance.cases.suites import SuiteCases, SuiteOptions, build_cases
 from conformance.checks.judge import blame_broken, judge_case
-from conformance.core.case import Case
+from conformance.core.case import Case, EngineCall
 from conformance.core.options import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -29,9 +29,10 @@ from conformance.engines.pool import EnginePool, probe_capabilities
 from conformance.engines.schedule import NOT_RUN, Schedule, not_run, shape
 from conformance.failures.reproducers import engine_arguments, find_failures
 from conformance.failures.xfails import XfailEntry, apply_xfails
-from conformance.run.parallel import MIN_CASES_PER_JOB, check_in_parallel
+from conformance.run.parallel import MIN_CASES_PER_JOB, check_in_parallel, one_torch_thread
 
 __all__ = [
+    "CaseRecipe",
     "RunOutcome",
     "collect_cases",
     "reproduce_command",
@@ -82,16 +83,7 @@ def collect_cases(
     """The cases of the selected suites, narrowed to `only` when given; random cases avoid the
     op variants in `unsupported` and `broken` (a broken op shows in its one-op and fixed cases,
     without turning every random graph that contains it into an error)."""
-    suite_options = SuiteOptions(
-        seed=options.seed,
-        cases=options.cases,
-        max_nodes=options.max_nodes,
-        profile=options.profile,
-        steps=options.steps,
-        unsupported=unsupported,
-        broken=broken,
-    )
-    cases = build_cases(options.suites, suite_options)
+    cases = build_cases(options.suites, _suite_options(options, unsupported, broken))
     if options.shard is not None:  # contiguous: `merge` puts the shards back in order
         k, n = options.shard
         cases = cases[(k - 1) * len(cases) // n : k * len(cases) // n]
@@ -101,12 +93,98 @@ def collect_cases(
     return [replace(c, reproduce=reproduce_command(options, c)) for c in cases]
 
 
+def _suite_options(options: RunOptions, unsupported: frozenset, broken: frozenset) -> SuiteOptions:
+    return SuiteOptions(
+        seed=options.seed,
+        cases=options.cases,
+        max_nodes=options.max_nodes,
+        profile=options.profile,
+        steps=options.steps,
+        unsupported=unsupported,
+        broken=broken,
+    )
+
+
+@lru_cache(maxsize=2)
+def _suite_cases(names: tuple[str, ...], options: SuiteOptions) -> SuiteCases:
+    return SuiteCases(names, options)  # once a process: its fixed suites are built once
+
+
+@dataclass(frozen=True)
+class CaseRecipe:
+    """The run's cases as `collect_cases` gives them (no `only`), built a range at a time in
+    whichever process checks them: what a `--jobs` checker is sent instead of the cases."""
+
+    options: RunOptions
+    unsupported: frozenset
+    broken: frozenset
+    start: int  # the run's cases are [start, stop) of all the suites' (a shard's slice)
+    stop: int
+
+    @classmethod
+    def of(cls, options: RunOptions, unsupported: frozenset, broken: frozenset) -> CaseRecipe:
+        total = len(_suite_cases(options.suites, _suite_options(options, unsupported, broken)))
+        k, n = options.shard or (1, 1)
+        return cls(options, unsupported, broken, (k - 1) * total // n, k * total // n)
+
+    def __len__(self) -> int:
+        return self.stop - self.start
+
+    def build(self, start: int, stop: int) -> list[Case]:
+        """The run's cases [start, stop)."""
+        suites = _suite_cases(
+            self.options.suites, _suite_options(self.options, self.unsupported, self.broken)
+        )
+        cases = suites.slice(self.start + start, self.start + min(stop, len(self)))
+        return [replace(c, reproduce=reproduce_command(self.options, c)) for c in cases]
+
+
 def run_in_process(engine: Any, spec: GraphSpec) -> EngineResult:
     """One spec on an engine object in this process (no isolation); errors become data."""
     try:
         return engine.run(spec)
     except Exception as exc:
         return EngineResult(error=f"raised {type(exc).__name__}: {exc}")
+
+
+@dataclass
+class _Run:
+    """What the steps of one run share: set by one step, read by the next."""
+
+    options: RunOptions
+    progress: Callable[[int, int], None] | None = None
+    on_rows: Callable[[list[Record]], None] | None = None
+    schedule: Schedule | None = None
+    name: str = ""
+    pool: EnginePool | None = None  # the run's engine worker; None for an engine object
+    call: EngineCall | None = None  # one more spec on the engine (checkers, shrinking)
+    unsupported: dict = field(default_factory=dict)
+    broken: dict = field(default_factory=dict)
+    total: int = 0  # cases in the run
+    # The cases shrinking may need, in case order: every case when this process built them
+    # all, else those that came back with a row that is not `pass`.
+    cases: list[Case] = field(default_factory=list)
+    records: list[Record] = field(default_factory=list)
+    rows_by_case: dict[str, list[Record]] = field(default_factory=dict)
+    xfailed: bool = False
+    warnings: list[str] = field(default_factory=list)
+
+    def finish(self, case: Case | None, rows: list[Record]) -> list[Record]:
+        """A case's rows as the run keeps them: a broken op blamed, conventions gating under
+        --strict. (`case` may be None only when no row is an error.)"""
+        rows = blame_broken(case, rows, self.broken)  # type: ignore[arg-type]
+        return strictly(rows) if self.options.strict else rows
+
+    def record(self, i: int, case: Case | None, rows: list[Record]) -> None:
+        """Case i's rows, in case order: kept, flushed (`on_rows`) and counted (`progress`)."""
+        rows = self.finish(case, rows)
+        if case is not None:
+            self.rows_by_case[case.case_id] = rows
+        self.records.extend(rows)
+        if self.on_rows is not None:
+            self.on_rows(rows)
+        if self.progress is not None:
+            self.progress(i + 1, self.total)
 
 
 def run(
@@ -122,98 +200,146 @@ def run(
     runs in this process instead (for tests and the Python API: faster, not isolated).
     `on_rows` receives each case's rows as soon as they exist (to flush them to disk).
     `xfails` turns the failures they list into xfail (see `conformance.failures.xfails`).
+
+    The steps: prepare the engine, collect the cases, execute them (here, or in `--jobs`
+    checker processes), apply the xfails, shrink the failures, and the outcome. Ctrl-C at any
+    step keeps the rows so far.
     """
     start = time.perf_counter()
-    schedule = Schedule(options.timeout, options.budget)
-    records: list[Record] = []
-    warnings: list[str] = []
+    state = _Run(options, progress, on_rows, Schedule(options.timeout, options.budget))
+    state.name = getattr(engine, "name", options.engine)
     interrupted = False
-    pool = None
-    name = getattr(engine, "name", options.engine)
-    cases: list[Case] = []
-    unsupported: dict = {}
     failures: list = []
-    rows_by_case: dict[str, list[Record]] = {}
-
-    broken: dict = {}
-
-    def finish(case: Case, rows: list[Record]) -> list[Record]:
-        rows = blame_broken(case, rows, broken)
-        return strictly(rows) if options.strict else rows
-
-    def record(i: int, rows: list[Record]) -> None:
-        rows = finish(cases[i], rows)
-        rows_by_case[cases[i].case_id] = rows
-        records.extend(rows)
-        if on_rows is not None:
-            on_rows(rows)
-        if progress is not None:
-            progress(i + 1, len(cases))
-
     try:
-        if engine is None:
-            # One engine worker: with several checker processes (see `parallel`), each has its
-            # own, and this one only probes the engine and serves the shrinking of failures.
-            pool = EnginePool(options.engine, jobs=1, timeout=options.timeout, gate=schedule)
-            name = pool.start()
-            unsupported, broken = pool.unsupported, pool.broken
-            call = pool.call
-        else:
-            unsupported, broken = probe_capabilities(engine)
-            call = partial(run_in_process, engine)
-        cases = collect_cases(options, frozenset(unsupported), frozenset(broken))
-        if not cases:
-            return RunOutcome(
-                to_frame([]), EXIT_NOTHING_CHECKED, "no case matched: nothing checked"
-            )
-        jobs = min(options.jobs, len(cases) // MIN_CASES_PER_JOB)
-        if pool is not None and jobs > 1:
-            check_in_parallel(options, cases, jobs, record, call=pool.call)
-        else:
-            if pool is not None:
-                futures = pool.submit([c.spec for c in cases], [shape(c) for c in cases])
-                results = [f.result for f in futures]
+        with one_torch_thread():
+            _prepare_engine(state, engine)
+            cases, jobs = _collect(state)
+            if not state.total:
+                return RunOutcome(
+                    to_frame([]), EXIT_NOTHING_CHECKED, "no case matched: nothing checked"
+                )
+            if jobs > 1:
+                _execute_in_parallel(state, cases, jobs)
             else:
-                results = [partial(run_in_process, engine, c.spec) for c in cases]
-            for i, (case, result) in enumerate(zip(cases, results)):
-                # A spent budget stops the checking too: the oracles cost time of their own.
-                got = schedule.refusal() if schedule.spent() else result()
-                record(i, judge_case(case, options.engine, got, call))
-
-        def judge(case: Case, result: EngineResult) -> list[Record]:
-            if not_run(result):  # a spec the schedule refused cannot show how a failure fails
-                return []
-            return finish(case, judge_case(case, options.engine, result, call))
-
-        if xfails:
-            records, warnings = apply_xfails(records, xfails)
-            rows_by_case = {}
-            for r in records:
-                rows_by_case.setdefault(r.case, []).append(r)
-        ran = {
-            cid: [r for r in rows if not r.detail.startswith(NOT_RUN)]
-            for cid, rows in rows_by_case.items()
-        }
-
-        def shrink_call(spec: GraphSpec) -> EngineResult:
-            if schedule.expects_timeout(spec):  # a step of shrinking must not cost a timeout
-                return EngineResult(error=f"{NOT_RUN}a graph with as many paths timed out")
-            return call(spec)
-
-        failures = find_failures(cases, ran, judge, shrink_call)
+                _execute_here(state, cases, engine)  # type: ignore[arg-type]
+            _apply_xfails(state, xfails)
+            failures = _shrink(state)
     except KeyboardInterrupt:
         interrupted = True
-        if xfails:
-            records, warnings = apply_xfails(records, xfails)
+        _apply_xfails(state, xfails)
     finally:
-        if pool is not None:
-            pool.close()
-    frame = to_frame(records)
+        if state.pool is not None:
+            state.pool.close()
+    return _outcome(state, interrupted, failures, start)
+
+
+def _prepare_engine(state: _Run, engine: Any) -> None:
+    """The engine loaded (in the run's worker, or the object given) and probed for the op
+    variants it lacks or breaks on."""
+    options = state.options
+    if engine is None:
+        # One engine worker: with several checker processes (see `parallel`), each has its
+        # own, and this one checks a share, probes the engine and serves the shrinking.
+        state.pool = EnginePool(options.engine, timeout=options.timeout, gate=state.schedule)
+        state.name = state.pool.start()
+        state.unsupported, state.broken = state.pool.unsupported, state.pool.broken
+        state.call = state.pool.call
+    else:
+        state.unsupported, state.broken = probe_capabilities(engine)
+        state.call = partial(run_in_process, engine)
+
+
+def _collect(state: _Run) -> tuple[list[Case] | CaseRecipe, int]:
+    """The run's cases and how many processes check them. Checker processes get a recipe and
+    build their own cases; one process builds them all here."""
+    options = state.options
+    unsupported, broken = frozenset(state.unsupported), frozenset(state.broken)
+    if state.pool is not None and options.jobs > 1 and not options.only:
+        recipe = CaseRecipe.of(options, unsupported, broken)
+        state.total = len(recipe)
+        jobs = min(options.jobs, state.total // MIN_CASES_PER_JOB)
+        if jobs > 1:
+            return recipe, jobs
+    cases = collect_cases(options, unsupported, broken)
+    state.total = len(cases)
+    jobs = min(options.jobs, state.total // MIN_CASES_PER_JOB) if state.pool is not None else 1
+    if jobs <= 1:
+        state.cases = cases
+    return cases, jobs
+
+
+def _execute_here(state: _Run, cases: list[Case], engine: Any) -> None:
+    """Every case in this process, the engine in the run's worker running ahead of the checking
+    (or the engine object, one case at a time)."""
+    options, schedule = state.options, state.schedule
+    assert schedule is not None and state.call is not None
+    if state.pool is not None:
+        futures = state.pool.submit([c.spec for c in cases], [shape(c) for c in cases])
+        results = [f.result for f in futures]
+    else:
+        results = [partial(run_in_process, engine, c.spec) for c in cases]
+    for i, (case, result) in enumerate(zip(cases, results)):
+        # A spent budget stops the checking too: the oracles cost time of their own.
+        got = schedule.refusal() if schedule.spent() else result()
+        state.record(i, case, judge_case(case, options.engine, got, state.call))
+
+
+def _execute_in_parallel(state: _Run, cases: list[Case] | CaseRecipe, jobs: int) -> None:
+    """The cases in `jobs` processes, this one among them (see `parallel`); rows in case order.
+    Only the cases with a row that is not `pass` come back whole, for blame and shrinking."""
+    kept: dict[int, Case] = {}
+
+    def on_case(i: int, rows: list[Record]) -> None:
+        case = kept.pop(i, None)
+        if case is not None:
+            state.cases.append(case)
+        state.record(i, case, rows)
+
+    check_in_parallel(
+        state.options, cases, jobs, on_case, call=state.call, on_kept=kept.__setitem__
+    )
+
+
+def _apply_xfails(state: _Run, xfails: list[XfailEntry] | None) -> None:
+    """The listed failures become xfail (and stale entries warnings), once."""
+    if not xfails or state.xfailed:
+        return
+    state.records, state.warnings = apply_xfails(state.records, xfails)
+    state.xfailed = True
+    state.rows_by_case = {}
+    for r in state.records:
+        state.rows_by_case.setdefault(r.case, []).append(r)
+
+
+def _shrink(state: _Run) -> list:
+    """One minimal reproducer per distinct failure (see `failures.reproducers`)."""
+    options, schedule, call = state.options, state.schedule, state.call
+    assert schedule is not None and call is not None
+
+    def judge(case: Case, result: EngineResult) -> list[Record]:
+        if not_run(result):  # a spec the schedule refused cannot show how a failure fails
+            return []
+        return state.finish(case, judge_case(case, options.engine, result, call))
+
+    def shrink_call(spec: GraphSpec) -> EngineResult:
+        if schedule.expects_timeout(spec):  # a step of shrinking must not cost a timeout
+            return EngineResult(error=f"{NOT_RUN}a graph with as many paths timed out")
+        return call(spec)
+
+    ran = {
+        cid: [r for r in rows if not r.detail.startswith(NOT_RUN)]
+        for cid, rows in state.rows_by_case.items()
+    }
+    return find_failures(state.cases, ran, judge, shrink_call)
+
+
+def _outcome(state: _Run, interrupted: bool, failures: list, start: float) -> RunOutcome:
+    frame = to_frame(state.records)
     elapsed = time.perf_counter() - start
     code, message = verdict(frame, interrupted)
     return RunOutcome(
-        frame, code, message, name, elapsed, interrupted, len(cases), failures=failures,
-        unsupported=unsupported, warnings=warnings, broken=broken,
+        frame, code, message, state.name, elapsed, interrupted, state.total, failures=failures,
+        unsupported=state.unsupported, warnings=state.warnings, broken=state.broken,
     )  # fmt: skip
 
 

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
 
+from conformance.core.numfmt import g
+
 __all__ = ["GREEN", "GREY", "RED", "Series", "line_chart", "log_histogram", "number"]
 
 GREEN, RED, BLUE, GREY, INK = "#1a7f37", "#cf222e", "#0969da", "#8c959f", "#1f2328"
@@ -20,12 +22,8 @@ MAX_BARS = 14  # decades merge into wider bins beyond this
 
 
 def number(x: float, digits: int = 6) -> str:
-    """`x` with `digits` significant digits and a true minus sign; nan and ∞ spelled out."""
-    if math.isnan(x):
-        return "nan"
-    if math.isinf(x):
-        return "∞" if x > 0 else "−∞"
-    return f"{x:.{digits}g}".replace("-", "−")
+    """`x` as numfmt.g writes it, set for reading: a true minus sign, ∞ for inf (nan as is)."""
+    return g(x, digits).replace("-", "−").replace("inf", "∞")
 
 
 def _power(k: int) -> str:

@@ -8,10 +8,12 @@ where their inputs sit. Constants are small tags on the op that reads them: they
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from html import escape
 
 from conformance.checks.compare import agree
+from conformance.checks.diagnose import Diagnosis, diagnose
 from conformance.core.result import EngineResult
 from conformance.core.spec import GraphSpec
 from conformance.core.vocabulary import OPS
@@ -49,23 +51,50 @@ class Marks:
 
     wrong_values: frozenset[str]  # refs (n3) whose forward value is wrong
     wrong_grads: frozenset[str]  # refs (x0, n3) whose gradient is wrong
-    first: str | None  # the first wrong ref: by value in evaluation order, else by gradient
-    first_kind: str  # "value" or "grad" ("" when nothing is wrong)
-    blamed: frozenset[int]  # op nodes whose derivative (or forward) is blamed
+    first: str | None  # the ref the diagnosis names as the first wrong one
+    first_kind: str  # "value" or "grad" ("" when no node is named)
+    blamed: frozenset[int]  # op nodes whose derivative (or forward) the diagnosis blames
 
 
 def _readers(spec: GraphSpec, ref: str) -> list[int]:
     return [j for j, n in enumerate(spec.nodes) if ref in n.args]
 
 
+def _named(spec: GraphSpec, diagnosis: Diagnosis) -> tuple[str | None, str]:
+    """The quantity the diagnosis names first, and whether its value or its gradient is wrong:
+    `n3 = tanh(n2): value …` or `dL/dx = …` (a leaf by its name). (None, "") when it names none,
+    as after repeated backward() calls."""
+    text = diagnosis.first_wrong
+    for i in range(len(spec.nodes)):
+        if text.startswith(f"{spec.describe(i)}: value "):
+            return f"n{i}", "value"
+    refs = {spec.leaf_name(k): f"x{k}" for k in range(len(spec.leaves))}
+    refs.update((f"n{i}", f"n{i}") for i in range(len(spec.nodes)))
+    for m in _GRADIENT.finditer(text):
+        if m.group(1) in refs:
+            return refs[m.group(1)], "grad"
+    return None, ""
+
+
+_GRADIENT = re.compile(r"dL/d(\S+) = ")
+_DIAGNOSE = object()  # mark_wrong's default: run `diagnose` on the numbers given
+
+
 def mark_wrong(
-    spec: GraphSpec, engine: EngineResult | None, torch: EngineResult, tol: Bounds
+    spec: GraphSpec,
+    engine: EngineResult | None,
+    torch: EngineResult,
+    tol: Bounds,
+    diagnosis: Diagnosis | object | None = _DIAGNOSE,
 ) -> Marks:
-    """Compare node by node, as `diagnose` does: the first wrong value in evaluation order, else
-    the first wrong gradient in backward order whose readers are all right."""
+    """Which numbers are outside tolerance, and what the diagnosis blames: the first wrong node
+    it names and the ops in its `blame` (the node itself for a wrong value, else those reading
+    the named quantity). `diagnosis` is the one the run recorded (None: it found none); by
+    default `checks.diagnose` is asked, so there is one algorithm for the drawing and the CSV."""
     values: set[str] = set()
     grads: set[str] = set()
-    if engine is not None and not engine.error and not engine.skip:
+    usable = engine is not None and not engine.error and not engine.skip
+    if usable:
         for i, (a, e, t) in enumerate(
             zip(engine.node_values or (), torch.node_values or (), tol.node_values)
         ):
@@ -79,25 +108,16 @@ def mark_wrong(
         for k, (a, e, t) in enumerate(zip(engine.grads, torch.grads, tol.grads)):
             if not agree(e, 0.0 if a is None else a, t):
                 grads.add(f"x{k}")
-    if values:
-        first = min(values, key=lambda r: int(r[1:]))
-        return Marks(
-            frozenset(values), frozenset(grads), first, "value", frozenset({int(first[1:])})
-        )
-    order = [f"n{i}" for i in range(len(spec.nodes) - 1, -1, -1)]
-    order += [f"x{k}" for k in range(len(spec.leaves))]
-    frontier = [
-        r for r in order if r in grads and not any(f"n{j}" in grads for j in _readers(spec, r))
-    ]
-    if not frontier:
-        return Marks(frozenset(), frozenset(grads), None, "", frozenset())
-    # The readers of the frontier get the blame; where their ops differ, those common to every
-    # frontier node (as `diagnose` names them): x read by tanh and ×, y by × alone: ×.
-    readers = {r: _readers(spec, r) for r in frontier}
-    op_sets = [{spec.nodes[j].op for j in js} for js in readers.values() if js]
-    common = set.intersection(*op_sets) if op_sets else set()
-    blamed = {j for js in readers.values() for j in js if not common or spec.nodes[j].op in common}
-    return Marks(frozenset(), frozenset(grads), frontier[0], "grad", frozenset(blamed))
+    if diagnosis is _DIAGNOSE:
+        diagnosis = diagnose(spec, engine, torch, tol) if values or grads else None
+    first, kind = (None, "") if diagnosis is None else _named(spec, diagnosis)
+    blamed: set[int] = set()
+    if first is not None and kind == "value":
+        blamed = {int(first[1:])}
+    elif first is not None:
+        ops = set(diagnosis.blame.split(","))
+        blamed = {j for j in _readers(spec, first) if spec.nodes[j].op in ops}
+    return Marks(frozenset(values), frozenset(grads), first, kind, frozenset(blamed))
 
 
 @dataclass
@@ -152,14 +172,16 @@ def draw_graph(
     tol: Bounds | None = None,
     *,
     label: str = "the graph",
+    diagnosis: Diagnosis | object | None = _DIAGNOSE,
 ) -> str | None:
     """The drawing as one `<svg>`, or None when the graph has over MAX_DRAWN_NODES op nodes or
-    torch has no node values for it."""
+    torch has no node values for it. `diagnosis`: the run's, for what is outlined (mark_wrong).
+    Every text embedded (the label, leaf names, formulas, numbers) is escaped here."""
     if len(spec.nodes) > MAX_DRAWN_NODES or torch.node_values is None:
         return None
     if tol is None:
         tol = bounds(spec, torch.node_values)
-    marks = mark_wrong(spec, engine, torch, tol)
+    marks = mark_wrong(spec, engine, torch, tol, diagnosis)
     boxes = _layout(spec)
     width = MARGIN + max(b.x for b in boxes.values()) + BOX_W + MARGIN
     height = max(b.y for b in boxes.values()) + BOX_H + 44
@@ -219,10 +241,12 @@ def draw_graph(
         if spec.upstream != 1.0
         else f"gradients of L = {names.get(spec.output, spec.output)}"
     )
-    if marks.first is None and not marks.wrong_grads:
+    if marks.first is None and not marks.wrong_grads and not marks.wrong_values:
         usable = engine is not None and not engine.error and not engine.skip
         legend = "all the engine's numbers within tolerance" if usable else "no engine numbers"
         colour = INK
+    elif marks.first is None:
+        legend, colour = "red: outside tolerance", RED
     else:
         legend, colour = "red: outside tolerance; red outline: the first wrong node", RED
     parts.append(

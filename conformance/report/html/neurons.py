@@ -2,41 +2,42 @@
 
 from __future__ import annotations
 
-import html
-
 import pandas as pd
 
 from conformance.cases.neurons import SEED_CASE_ID
+from conformance.core.numfmt import g
 
-__all__ = ["seed_section"]
+__all__ = ["seed_example"]
 
 _COLOURS = {"pass": "#1a7f37", "fail": "#cf222e", "error": "#cf222e", "unverified": "#9a6700"}
 
 
 def _num(x: object) -> str:
-    return "" if x is None or pd.isna(x) else f"{x:.6g}"
+    return "" if x is None or pd.isna(x) else g(x)
 
 
-def seed_section(frame: pd.DataFrame) -> str:
-    """The seed case's rows, with their verdicts: what the lecture computes by hand, checked."""
+def seed_example(frame: pd.DataFrame) -> dict | None:
+    """The seed case's rows, with their verdicts: what the lecture computes by hand, checked
+    (templates/neurons.html.j2 writes it); None when the run has no seed case."""
     from refimpl.seed import SEED_EXAMPLE as ex
 
     rows = frame[frame["case"] == SEED_CASE_ID] if len(frame) else frame
     if rows.empty:
-        return ""
+        return None
     values = {**ex.inputs, "y": ex.target, **ex.weights}
-    given = ", ".join(f"{k} = {v:g}".replace("-", "−") for k, v in values.items())
-    body = "\n".join(
-        f"<tr><td>{html.escape(r.check)}</td><td>{html.escape(r.node)}</td>"
-        f"<td>{_num(r.expected)}</td><td>{_num(r.actual)}</td>"
-        f'<td style="color:{_COLOURS.get(r.status, "inherit")}">{html.escape(r.status)}</td>'
-        f"<td>{html.escape(r.detail)}</td></tr>"
-        for r in rows.itertuples()
-    )
-    return f"""<h2>The lecture's worked example: ŷ = h·w1 + k·w2 + b, L = (y − ŷ)²</h2>
-<p>{html.escape(given)}, one SGD step with lr = {ex.lr:g}. Expected values are torch's; the
-lecture computes ŷ = 11, L = 1, dL/dw1 = 2, dL/dw2 = −6, dL/db = 2, dL/dh = 10, dL/dk = −2.</p>
-<table><tr><th>check</th><th>node</th><th>torch</th><th>engine</th><th>status</th>
-<th>verdict</th></tr>
-{body}
-</table>"""
+    return {
+        "given": ", ".join(f"{k} = {g(v)}".replace("-", "−") for k, v in values.items()),
+        "lr": g(ex.lr),
+        "rows": [
+            {
+                "check": r.check,
+                "node": r.node,
+                "expected": _num(r.expected),
+                "actual": _num(r.actual),
+                "colour": _COLOURS.get(r.status, "inherit"),
+                "status": r.status,
+                "detail": r.detail,
+            }
+            for r in rows.itertuples()
+        ],
+    }
