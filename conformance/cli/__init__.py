@@ -1,1 +1,2 @@
-"""Stage 8, the command line: one module per command."""
+"""Stage 8, the command line: `main` parses and dispatches; one module per command (run, replay,
+check, grade, merge), with the option types in `args` and the signal handling in `signals`."""

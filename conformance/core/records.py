@@ -16,11 +16,13 @@ __all__ = [
     "COLUMNS",
     "DIFFERENCE_KINDS",
     "FAILING",
+    "NUMBER_COLUMNS",
     "PASSED",
     "STATUSES",
     "WRONG",
     "Record",
     "Status",
+    "read_frame",
     "strictly",
     "to_frame",
 ]
@@ -155,10 +157,23 @@ def strictly(rows: list[Record]) -> list[Record]:
     ]
 
 
+# The columns that hold numbers; every other column holds text ("" where there is none).
+NUMBER_COLUMNS = ("expected", "actual", "fd", "abs_err", "rel_err", "ulp", "tolerance")
+
+
+def read_frame(source) -> pd.DataFrame:
+    """A conformance.csv read back with the dtypes `to_frame` gives: numbers as float64, text as
+    text with "" for an empty cell (not NaN, which would make an all-empty column a float one)."""
+    text = {c: str for c in COLUMNS if c not in NUMBER_COLUMNS}
+    return pd.read_csv(
+        source, dtype=text, keep_default_na=False, na_values={c: [""] for c in NUMBER_COLUMNS}
+    )
+
+
 def to_frame(records: list[Record]) -> pd.DataFrame:
     """The records as a DataFrame with the fixed columns, in the order they were made."""
     # Plain attribute reads: dataclasses.astuple deep-copies every field, ten times slower.
     frame = pd.DataFrame([tuple(r.__dict__.values()) for r in records], columns=list(COLUMNS))
-    for col in ("expected", "actual", "fd", "abs_err", "rel_err", "ulp", "tolerance"):
+    for col in NUMBER_COLUMNS:
         frame[col] = frame[col].astype("float64")
     return frame

@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from conformance.core.options import PROFILES, SUITE_NAMES, RunOptions
-from conformance.core.records import COLUMNS
+from conformance.core.records import COLUMNS, read_frame
 from conformance.core.spec import SpecError
 from conformance.report.writers import _atomic, prepare_out, write_reports
 from conformance.run.pipeline import RunOutcome, verdict
@@ -211,7 +211,7 @@ def merge(folders: list[Path], out: Path) -> RunOutcome:
     header = ",".join(COLUMNS) + "\n"
     joined = header + "".join(shard.text[len(header) :] for shard in ordered)
     try:
-        frame = pd.read_csv(io.StringIO(joined), keep_default_na=False, na_values=[""])
+        frame = read_frame(io.StringIO(joined))
     except (ValueError, pd.errors.ParserError) as exc:
         why = f"the shards' conformance.csv rows do not parse: {exc}".splitlines()[0]
         raise SpecError(why) from None

@@ -122,9 +122,6 @@ def test_one_list_of_suite_names() -> None:
     assert RunOptions().suites == SUITE_NAMES
 
 
-# run.pipeline.verdict fills NaN in a float `kind` column (a merged CSV without kinds) with "":
-# a pandas deprecation warning, not this test's subject.
-@pytest.mark.filterwarnings("ignore:'str' is not supported as a fill value")
 def test_merge_keeps_every_option_field(tmp_path) -> None:
     from conformance.engines import load_engine
     from conformance.report.writers import write_reports

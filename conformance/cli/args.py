@@ -1,0 +1,123 @@
+"""What every command shares: the parser with one-line errors, the option types, the epilog."""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+from collections.abc import Callable
+
+from conformance.core.options import (
+    MAX_CASES,
+    MAX_MAX_NODES,
+    MAX_SECONDS,
+    SUITE_NAMES,
+)
+
+__all__ = [
+    "EPILOG",
+    "Parser",
+    "UsageError",
+    "count",
+    "max_nodes_type",
+    "positive_int",
+    "seconds",
+    "seed",
+    "shard",
+    "suites",
+    "whole",
+]
+
+EPILOG = """exit codes: 0 nothing failed; 1 a fail, error or xpass; 2 bad options or input;
+3 nothing was checked; 130 interrupted (the rows so far are written)"""
+
+
+class UsageError(Exception):
+    """A bad option or input: one line on stderr, exit code 2."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with a one-line error that names the command's own --help."""
+
+    @staticmethod
+    def _help_for(prog: str) -> str:
+        """`python -m conformance run --help` for prog "conformance run"."""
+        return " ".join(["python -m conformance", *prog.split()[1:], "--help"])
+
+    def parse_args(self, args=None, namespace=None):  # type: ignore[override]
+        """As argparse's; unknown options are blamed on the command they were given to."""
+        parsed, extras = self.parse_known_args(args, namespace)
+        if extras:  # argparse would report them from the top parser, hinting at its --help
+            command = getattr(parsed, "command", None)
+            prog = f"{self.prog} {command}" if command else self.prog
+            message = f"unrecognized arguments: {' '.join(extras)}"
+            raise UsageError(f"{message} (see `{self._help_for(prog)}`)")
+        return parsed
+
+    def error(self, message: str) -> None:  # one line, not usage + message
+        raise UsageError(f"{message} (see `{self._help_for(self.prog)}`)")
+
+
+def whole(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
+    """An argparse type: a whole number of at least `minimum` and at most `maximum`."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < minimum:
+            need = "must not be negative" if minimum == 0 else f"must be at least {minimum}"
+            raise argparse.ArgumentTypeError(f"{text!r} {need}")
+        if maximum is not None and value > maximum:
+            raise argparse.ArgumentTypeError(f"{text!r} is more than the limit, {maximum:,}")
+        return value
+
+    return parse
+
+
+positive_int = whole(1)
+count = whole(0, MAX_CASES)
+max_nodes_type = whole(1, MAX_MAX_NODES)
+
+
+def seed(text: str) -> int:
+    if text == "random":
+        return secrets.randbelow(2**31)
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number or 'random'") from None
+
+
+def seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be more than 0 seconds")
+    if not value <= MAX_SECONDS:  # inf and 1e10 overflow the waits (OverflowError in a thread)
+        raise argparse.ArgumentTypeError(f"{text!r} is more than the limit, {MAX_SECONDS:g} s")
+    return value
+
+
+def shard(text: str) -> tuple[int, int]:
+    k, sep, n = text.partition("/")
+    try:
+        shard = int(k), int(n)
+    except ValueError:
+        shard = None
+    if not sep or shard is None or not 1 <= shard[0] <= shard[1]:
+        raise argparse.ArgumentTypeError(f"{text!r} is not K/N with 1 <= K <= N, like 2/4")
+    return shard
+
+
+def suites(text: str) -> tuple[str, ...]:
+    names = tuple(s.strip() for s in text.split(",") if s.strip())
+    unknown = [s for s in names if s not in SUITE_NAMES]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown suite {', '.join(unknown) or repr(text)}; "
+            f"choose from {', '.join(SUITE_NAMES)}"
+        )
+    return names
