@@ -63,6 +63,17 @@ def _serve(conn, engine_name: str, parent: int | None = None) -> None:  # in the
         conn.send(("load-error", f"loading engine {engine_name!r} raised {_describe(exc)}"))
         return
     conn.send(("ready", engine.name))
+    try:
+        _answer(conn, engine)
+    finally:
+        if command:  # a wrapper script's children too: the engine's whole process group
+            from conformance.engines.process import stop_all
+
+            stop_all()
+
+
+def _answer(conn, engine) -> None:  # in the worker process
+    """Answer the parent's probes and specs until it says stop (None) or goes away."""
     while True:
         try:
             msg = conn.recv()
