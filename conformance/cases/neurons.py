@@ -48,7 +48,9 @@ __all__ = [
     "model_from_dict",
     "model_from_json",
     "model_id",
+    "neuron_at",
     "neuron_case",
+    "neuron_count",
     "neurons",
     "op_label",
     "prediction_nodes",
@@ -551,16 +553,26 @@ def seed_neuron_case() -> Case:
 def neurons(seed: int, cases: int) -> list[Case]:
     """Random neurons of every activation and loss, then random networks, each from its own
     sub-seed: the first N cases of a larger run are the cases of a smaller one."""
-    out = []
+    return [neuron_at(seed, cases, j) for j in range(neuron_count(cases))]
+
+
+def neuron_count(cases: int) -> int:
+    """How many cases `neurons(seed, cases)` has: single neurons of every kind, then networks."""
+    return len(NEURON_KINDS) * max(1, cases // NEURON_EVERY) + cases // NETWORK_EVERY
+
+
+def neuron_at(seed: int, cases: int, j: int) -> Case:
+    """The j-th case of `neurons(seed, cases)`, built alone from its own sub-seeds (a `--jobs`
+    checker builds only the cases it checks)."""
     points = max(1, cases // NEURON_EVERY)
-    for activation, loss in NEURON_KINDS:
-        for i in range(points):
-            dead = activation == "relu" and i == points - 1  # a dead relu, on purpose
-            s = sub_seed(seed, "neuron", activation, loss, i)
-            model = random_neuron(s, activation=activation, loss=loss, dead=dead)
-            out.append(neuron_case("neurons", model_id(model, "n"), model))
-    for i in range(cases // NETWORK_EVERY):
-        model = random_network(sub_seed(seed, "network", i))
-        lr = random.Random(sub_seed(seed, "network-lr", i)).choice((0.1, 0.01, 0.001))
-        out.append(neuron_case("neurons", model_id(model, "m"), model, lr))
-    return out
+    kinds = len(NEURON_KINDS) * points
+    if j < kinds:
+        (activation, loss), i = NEURON_KINDS[j // points], j % points
+        dead = activation == "relu" and i == points - 1  # a dead relu, on purpose
+        s = sub_seed(seed, "neuron", activation, loss, i)
+        model = random_neuron(s, activation=activation, loss=loss, dead=dead)
+        return neuron_case("neurons", model_id(model, "n"), model)
+    i = j - kinds
+    model = random_network(sub_seed(seed, "network", i))
+    lr = random.Random(sub_seed(seed, "network-lr", i)).choice((0.1, 0.01, 0.001))
+    return neuron_case("neurons", model_id(model, "m"), model, lr)

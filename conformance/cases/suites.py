@@ -9,17 +9,7 @@ from functools import partial
 
 from conformance.cases.edges import edges
 from conformance.cases.generate import GraphShape, expand, single_op_specs, sub_seed
-from conformance.cases.neurons import (
-    NETWORK_EVERY,
-    NEURON_EVERY,
-    NEURON_KINDS,
-    model_id,
-    neuron_case,
-    neurons,
-    random_network,
-    random_neuron,
-    seed_neuron_case,
-)
+from conformance.cases.neurons import neuron_at, neuron_count, neurons, seed_neuron_case
 from conformance.cases.semantics import CHAIN_LENGTH, THOROUGH_CHAIN_LENGTH, semantics
 from conformance.cases.training import training
 from conformance.core.case import Case
@@ -143,8 +133,7 @@ class SuiteCases:
                 singles = _single_op_cases(options)
                 self._parts.append((len(singles) + options.cases, partial(self._graphs, singles)))
             elif name == "neurons":
-                kinds, networks = _neuron_counts(options.cases)
-                self._parts.append((kinds + networks, self._neurons))
+                self._parts.append((neuron_count(options.cases), self._neurons))
             else:
                 built = SUITES[name](options)
                 self._parts.append((len(built), built.__getitem__))
@@ -171,26 +160,5 @@ class SuiteCases:
         return singles[part] + [_random_graph(self.options, i) for i in randoms]
 
     def _neurons(self, part: slice) -> list[Case]:
-        return [_neuron(self.options, j) for j in range(part.start, part.stop)]
-
-
-def _neuron_counts(cases: int) -> tuple[int, int]:
-    """How many single neurons and how many networks `neurons(seed, cases)` gives."""
-    return len(NEURON_KINDS) * max(1, cases // NEURON_EVERY), cases // NETWORK_EVERY
-
-
-def _neuron(options: SuiteOptions, j: int) -> Case:
-    """The j-th case of `neurons(options.seed, options.cases)`, built alone (the same draws)."""
-    seed = options.seed
-    points = max(1, options.cases // NEURON_EVERY)
-    kinds, _ = _neuron_counts(options.cases)
-    if j < kinds:
-        (activation, loss), i = NEURON_KINDS[j // points], j % points
-        dead = activation == "relu" and i == points - 1  # a dead relu, on purpose
-        s = sub_seed(seed, "neuron", activation, loss, i)
-        model = random_neuron(s, activation=activation, loss=loss, dead=dead)
-        return neuron_case("neurons", model_id(model, "n"), model)
-    i = j - kinds
-    model = random_network(sub_seed(seed, "network", i))
-    lr = random.Random(sub_seed(seed, "network-lr", i)).choice((0.1, 0.01, 0.001))
-    return neuron_case("neurons", model_id(model, "m"), model, lr)
+        seed, cases = self.options.seed, self.options.cases
+        return [neuron_at(seed, cases, j) for j in range(part.start, part.stop)]
