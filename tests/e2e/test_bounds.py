@@ -148,7 +148,7 @@ def test_a_wrapper_scripts_children_do_not_outlive_the_run(
     # `; true` keeps the shell from exec-ing the engine: it is the shell's child. A process: the
     # run, not its exit, must stop them.
     proc = conformance_process("run", "--engine-command", f"sh -c '{engine}; true'", "--suite",
-                       "examples", "--timeout", "2", "--out", str(tmp_path / "out"))  # fmt: skip
+                       "examples", "--timeout", "1", "--out", str(tmp_path / "out"))  # fmt: skip
     assert proc.returncode == 1, proc.stdout + proc.stderr
     started = [int(p) for p in pids.read_text().split()]
     assert len(started) >= 2  # one at the start, one more after each timeout

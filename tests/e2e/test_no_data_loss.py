@@ -19,7 +19,7 @@ import pytest
 from conformance.report.writers import MANIFEST, REPORT_FILES
 
 ROOT = Path(__file__).resolve().parents[2]
-HANGS = "tests.engines.hostile:HangsInExp"
+HANGS = "tests.engines.hostile:HangsInExpOnceRunning"  # hangs at seed-exp, not in the probe
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="reads /proc, uses flock")
 
@@ -126,8 +126,10 @@ def test_a_signal_while_reports_are_written_finishes_a_consistent_set(
     start, tmp_path: Path, moment
 ):
     out = tmp_path / "o"
-    # Each report waits 0.5 s before its rename (a variable only tests set).
-    slow = {"CONFORMANCE_TEST_SLOW_REPORTS": "0.5"}
+    # Each report waits 0.3 s before its rename (a variable only tests set): the moment lasts
+    # that long (two of them for the one after the CSV), 15 times the wait_for poll; the run
+    # then writes the rest of its 7 reports.
+    slow = {"CONFORMANCE_TEST_SLOW_REPORTS": "0.3"}
     proc = start("run", "--suite", "examples", "--out", str(out), **slow)
     wait_for(lambda: moment(out), proc)
     stop(proc, signal.SIGTERM)
@@ -136,12 +138,14 @@ def test_a_signal_while_reports_are_written_finishes_a_consistent_set(
     assert not (out / ".conformance.partial.csv").exists()  # the full set is on disk
 
 
-def test_a_second_run_on_the_same_folder_is_refused(start, start_hanging, tmp_path: Path) -> None:
+def test_a_second_run_on_the_same_folder_is_refused(
+    conformance, start_hanging, tmp_path: Path
+) -> None:
     out = tmp_path / "o"
-    first = start_hanging(out)
+    first = start_hanging(out)  # a process, holding the folder's lock
     wait_for(partial_has(out, "seed-square"), first)
-    second = start("run", "--suite", "examples", "--out", str(out))
-    stdout, stderr = second.communicate(timeout=120)
+    second = conformance("run", "--suite", "examples", "--out", str(out))  # in this process
+    stdout, stderr = second.stdout, second.stderr
     assert second.returncode == 2, stdout + stderr
     assert stderr.count("\n") == 1 and "another run is writing to" in stderr, stderr
     assert partial_has(out, "seed-square")()  # the second run deleted nothing of the first's
