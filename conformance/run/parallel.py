@@ -112,6 +112,9 @@ def _checker(conn, options: RunOptions, source: CaseSource) -> None:
         conn.send(("failed", f"{type(exc).__name__}: {exc}", None))
     finally:
         pool.close()
+        # Done: a SIGTERM from here on finds nothing to close, and raising SystemExit in the
+        # interpreter's exit handlers would only print "Exception ignored in atexit callback".
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 def _check_here(conn, options: RunOptions, source: CaseSource, call: EngineCall) -> None:
