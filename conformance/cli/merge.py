@@ -30,8 +30,15 @@ def merge_command(args: argparse.Namespace) -> int:
     from conformance.run.merge import merge
 
     out = Path(args.out)
-    if all((Path(d) / "grades.json").exists() for d in args.dirs):
+    grades = [d for d in args.dirs if (Path(d) / "grades.json").exists()]
+    if grades and len(grades) == len(args.dirs):
         return _merge_grades(args, out)
+    if grades:
+        runs = [d for d in args.dirs if d not in grades]
+        raise UsageError(
+            f"{grades[0]} is a shard of `grade`, {runs[0]} is not: merge the shards of one run, "
+            "or of one grade"
+        )
     try:
         outcome = merge([Path(d) for d in args.dirs], out)
     except SpecError as exc:

@@ -76,3 +76,12 @@ def test_merge_refuses_a_missing_shard_and_other_options(tmp_path: Path) -> None
     with pytest.raises(SpecError, match="other options"):
         merge_grades([one, other], tmp_path / "merged")
     assert not (tmp_path / "merged").exists()  # nothing written before everything is checked
+
+
+def test_merge_refuses_a_grade_shard_among_run_shards(conformance, tmp_path: Path) -> None:
+    grade(ENGINES[:1], OPTIONS, tmp_path / "g", shard=(1, 2))
+    (tmp_path / "r").mkdir()
+    proc = conformance("merge", str(tmp_path / "g"), str(tmp_path / "r"), "--out",
+                       str(tmp_path / "m"))  # fmt: skip
+    assert proc.returncode == 2
+    assert "is a shard of `grade`" in proc.stderr and proc.stderr.count("\n") == 1
