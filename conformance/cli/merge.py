@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
 from conformance.cli.args import (
@@ -25,8 +27,21 @@ def add_merge_parser(sub) -> None:
     m.add_argument("--out", default="reports", metavar="DIR", help="where to write (reports)")
 
 
-def merge_command(args: argparse.Namespace) -> int:
+@contextlib.contextmanager
+def _usage_errors(out: str) -> Iterator[None]:
+    """Shards that do not belong together, or an --out that cannot be written: a usage error."""
     from conformance.core.spec import SpecError
+
+    try:
+        yield
+    except SpecError as exc:
+        raise UsageError(str(exc)) from None
+    except OSError as exc:
+        raise UsageError(f"cannot write to --out {out!r}: {exc}") from None
+
+
+def merge_command(args: argparse.Namespace) -> int:
+    """Join run shards, or grade shards; UsageError for shards that do not belong together."""
     from conformance.run.merge import merge
 
     out = Path(args.out)
@@ -39,12 +54,8 @@ def merge_command(args: argparse.Namespace) -> int:
             f"{grades[0]} is a shard of `grade`, {runs[0]} is not: merge the shards of one run, "
             "or of one grade"
         )
-    try:
+    with _usage_errors(args.out):
         outcome = merge([Path(d) for d in args.dirs], out)
-    except SpecError as exc:
-        raise UsageError(str(exc)) from None
-    except OSError as exc:
-        raise UsageError(f"cannot write to --out {args.out!r}: {exc}") from None
     print(f"merged {len(args.dirs)} shards: {outcome.cases} cases, {len(outcome.frame)} rows")
     print(f"  {out / 'conformance.csv'}")
     print(outcome.message)
@@ -52,15 +63,10 @@ def merge_command(args: argparse.Namespace) -> int:
 
 
 def _merge_grades(args: argparse.Namespace, out: Path) -> int:
-    from conformance.core.spec import SpecError
     from conformance.run.grade import exit_code, merge_grades
 
-    try:
+    with _usage_errors(args.out):
         table = merge_grades([Path(d) for d in args.dirs], out)
-    except SpecError as exc:
-        raise UsageError(str(exc)) from None
-    except OSError as exc:
-        raise UsageError(f"cannot write to --out {args.out!r}: {exc}") from None
     print(f"merged {len(args.dirs)} grade shards: {len(table)} engines")
     print(f"  {out / 'grades.csv'}")
     print(f"  {out / 'grades.html'}")
