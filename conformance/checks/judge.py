@@ -8,7 +8,7 @@ that need the engine again: an SGD step, a training trajectory. It returns the c
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 
 from conformance.checks.edges import check_edge
 from conformance.checks.graph import check_graph
@@ -16,12 +16,12 @@ from conformance.checks.neurons import check_neuron
 from conformance.checks.semantics import check_deep, check_repeated
 from conformance.checks.training import check_training
 from conformance.core.case import Case, EngineCall
-from conformance.core.records import Record, Status
+from conformance.core.records import Record, Status, strictly
 from conformance.core.result import EngineResult
 from conformance.core.vocabulary import OPS
 from conformance.engines.schedule import not_run
 
-__all__ = ["CHECKERS", "Checker", "blame_broken", "judge_case"]
+__all__ = ["CHECKERS", "Checker", "Finish", "blame_broken", "judge_case"]
 
 Checker = Callable[[Case, str, EngineResult, EngineCall], list[Record]]
 
@@ -68,3 +68,17 @@ def blame_broken(case: Case, rows: list[Record], broken: dict) -> list[Record]:
         replace(r, blame=blame, hint=hint) if r.status == "error" and not r.blame else r
         for r in rows
     ]
+
+
+@dataclass(frozen=True)
+class Finish:
+    """A case's rows as the run keeps them: a broken op blamed, conventions gating under
+    --strict. Picklable: `--jobs` checker processes finish the rows they send.
+    (`case` may be None only when no row is an error.)"""
+
+    broken: dict = field(default_factory=dict)  # the probe's op variants that break, with why
+    strict: bool = False
+
+    def __call__(self, case: Case | None, rows: list[Record]) -> list[Record]:
+        rows = blame_broken(case, rows, self.broken)  # type: ignore[arg-type]
+        return strictly(rows) if self.strict else rows

@@ -201,9 +201,9 @@ def _run_locked(options: RunOptions, out: Path, xfails, reference) -> int:
     progress = Progress()
     seen: list = []  # every row, for a signal that lands after the runner's own handler
 
-    def on_rows(rows: list) -> None:
+    def on_rows(rows: list, lines) -> None:
         seen.extend(rows)
-        partial.write(rows)
+        partial.write(rows, lines)
 
     with PartialRows(out) as partial:
         try:
@@ -228,7 +228,9 @@ def _run_locked(options: RunOptions, out: Path, xfails, reference) -> int:
             comparison = baseline.compare(reference, outcome.frame, options)
             outcome.message += f" ({comparison.summary()})"
         try:
-            paths = write_reports(outcome, options, out, baseline=comparison)
+            # The partial file is conformance.csv already, unless xfails rewrote rows since.
+            csv_from = None if xfails else partial.csv_of(outcome.frame)
+            paths = write_reports(outcome, options, out, baseline=comparison, csv_from=csv_from)
             if SIGNALS.received is not None and not outcome.interrupted:
                 mark_interrupted(out)  # the signal came while the reports were written
         except OSError as exc:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import contextlib
 import csv
 import fcntl
-import io
 import json
 import os
 import platform
 import re
+import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -18,25 +18,17 @@ from typing import IO
 import pandas as pd
 
 from conformance.checks.training import training_table
+from conformance.core.csvrows import CsvLines
 from conformance.core.options import EXIT_INTERRUPTED
 from conformance.core.records import CHECKED, COLUMNS, FAILING, PASSED, STATUSES
-from conformance.core.safetext import (
-    _FORMULA_START,
-    CSV_TEXT_COLUMNS,
-    has_unsafe,
-    safe_cell,
-    safe_csv_frame,
-    safe_data,
-    safe_frame,
-    safe_text,
-)
+from conformance.core.safetext import safe_csv_frame, safe_data, safe_frame, safe_text
 from conformance.core.spec import SCHEMA_VERSION
 from conformance.failures.reproducers import write_failures
 from conformance.report.coverage import coverage_frame
 from conformance.report.html.page import render as render_html
 from conformance.report.junit import write_junit
 
-__all__ = ["summarize", "write_reports"]
+__all__ = ["PartialRows", "summarize", "write_csv", "write_reports"]
 
 
 SUMMARY_COLUMNS = ["suite", "op", "cases", "pass_rate", "worst_error", *STATUSES, "rows"]
@@ -202,64 +194,49 @@ def mark_interrupted(out: Path) -> None:
     _atomic(path, lambda p: p.write_text(json.dumps(meta, indent=2) + "\n"))
 
 
-def _partial_cell(column: str, value: object) -> object:
-    """One cell of the partial CSV, made safe as in conformance.csv (see core.safetext)."""
-    if value is None:
-        return ""
-    return safe_cell(value) if column in CSV_TEXT_COLUMNS else safe_data(value)
-
-
-_TEXT_INDEX = tuple(COLUMNS.index(c) for c in CSV_TEXT_COLUMNS)
-_PLAIN = frozenset({str, float, int, bool, type(None)})
-
-
-def _partial_text(rows: list) -> str:
-    """The rows' lines of the partial CSV. When every cell is a plain scalar (no container,
-    whose items `safe_data` rewrites inside), no text column starts as a formula and the text
-    holds nothing `safe_text` changes, the cells are written as they are: the same bytes as
-    cell by cell, which the rows of any other case go."""
-    buf = io.StringIO(newline="")
-    writer = csv.writer(buf, lineterminator="\n")
-    values = [tuple(r.__dict__.values()) for r in rows]
-    if {v.__class__ for vs in values for v in vs} <= _PLAIN:
-        firsts = {v[:1] for vs in values for i in _TEXT_INDEX if (v := vs[i]).__class__ is str}
-        if firsts.isdisjoint(_FORMULA_START):
-            writer.writerows(values)
-            text = buf.getvalue()
-            if not has_unsafe(text):
-                return text
-            buf.seek(0)
-            buf.truncate()
-    writer.writerows([_partial_cell(c, v) for c, v in zip(COLUMNS, vs)] for vs in values)
-    return buf.getvalue()
-
-
 class PartialRows:
     """Rows flushed to `DIR/.conformance.partial.csv` as cases finish; removed once the reports
-    are written, kept if the process dies or an exception leaves (for a post-mortem)."""
+    are written, kept if the process dies or an exception leaves (for a post-mortem). While
+    every case's lines are pandas' bytes (`exact`), the file is conformance.csv in the making,
+    and the reports copy it rather than format every row again."""
 
     def __init__(self, out: Path) -> None:
         self.path = out / PARTIAL
         self.keep = False
         self.failed: OSError | None = None  # the disk filled up, say: the rows live on in memory
+        self.rows = 0  # rows written
+        self.exact = True
 
     def __enter__(self) -> PartialRows:
         self._file = open(self.path, "w", newline="", encoding="utf-8")
-        self._writer = csv.writer(self._file, lineterminator="\n")
-        self._writer.writerow(COLUMNS)
+        csv.writer(self._file, lineterminator="\n").writerow(COLUMNS)
         return self
 
-    def write(self, rows: list) -> None:
-        """Append one case's rows and flush them to disk; a write that fails (a full disk) stops
-        the flushing, never the run: the rows are kept for the reports."""
+    def write(self, rows: list, lines: CsvLines) -> None:
+        """Append one case's rows (`lines`, see core.csvrows) and flush them to disk; a write
+        that fails (a full disk) stops the flushing, never the run: the rows are kept for the
+        reports."""
         if self.failed is not None:
             return
         try:
-            self._file.write(_partial_text(rows))
+            self._file.write(lines.text)
             self._file.flush()
+            self.rows += len(rows)
+            self.exact = self.exact and lines.exact
         except OSError as exc:
             self.failed = exc
             self.keep = True
+
+    def csv_of(self, frame: pd.DataFrame) -> Path | None:
+        """This file, when it holds conformance.csv for `frame` byte for byte: every row of it
+        and nothing else, each in pandas' form (call once the last row is written)."""
+        if self.failed is not None or not self.exact or self.rows != len(frame):
+            return None
+        try:
+            self._file.flush()
+        except OSError:
+            return None
+        return self.path
 
     def __exit__(self, exc_type: type | None, *exc: object) -> None:
         with contextlib.suppress(OSError):  # a full disk fails the last flush too
@@ -270,12 +247,25 @@ class PartialRows:
                 self.path.unlink()
 
 
+def write_csv(frame: pd.DataFrame, path: Path | IO[str]) -> None:
+    """conformance.csv for a frame whose text `safe_frame` has made safe."""
+    safe_csv_frame(frame, is_safe=True).to_csv(
+        path, index=False, columns=list(COLUMNS), lineterminator="\n"
+    )
+
+
 def write_reports(
-    outcome, options, out: Path, extra_failure_files: list[Path] = (), baseline=None
+    outcome,
+    options,
+    out: Path,
+    extra_failure_files: list[Path] = (),
+    baseline=None,
+    csv_from: Path | None = None,
 ) -> dict:
     """Write every report into `out`; returns the paths by kind. Raises OSError, writing nothing
     half: a report that cannot be written whole is left as it was. `baseline`, a
-    baseline.Comparison, adds what changed since an earlier run to run.json and the page."""
+    baseline.Comparison, adds what changed since an earlier run to run.json and the page.
+    `csv_from`: a file that already holds conformance.csv's bytes (`PartialRows.csv_of`)."""
     out.mkdir(parents=True, exist_ok=True)
     # Engine text is made safe here, once for every report (see core.safetext).
     frame = safe_frame(outcome.frame)
@@ -295,12 +285,10 @@ def write_reports(
             with contextlib.suppress(ValueError):
                 written.append(p.resolve().relative_to(out.resolve()).as_posix())
     _write_manifest(out, written)
-    _atomic(
-        paths["csv"],
-        lambda p: safe_csv_frame(frame, is_safe=True).to_csv(
-            p, index=False, columns=list(COLUMNS), lineterminator="\n"
-        ),
-    )
+    if csv_from is not None:
+        _atomic(paths["csv"], lambda p: shutil.copyfile(csv_from, p))
+    else:
+        _atomic(paths["csv"], lambda p: write_csv(frame, p))
     summary = summarize(frame)
     _atomic(paths["summary"], lambda p: summary.to_csv(p, index=False, lineterminator="\n"))
     coverage = safe_csv_frame(coverage_frame(outcome.unsupported), ("reason",))

@@ -31,10 +31,11 @@ from functools import partial
 from multiprocessing.connection import wait
 from typing import Protocol
 
-from conformance.checks.judge import judge_case
+from conformance.checks.judge import Finish, judge_case
 from conformance.core.case import Case, EngineCall
+from conformance.core.csvrows import CsvLines, csv_lines
 from conformance.core.options import RunOptions
-from conformance.core.records import Record
+from conformance.core.records import Record, from_values, to_values
 from conformance.core.result import EngineResult
 
 __all__ = ["MIN_CASES_PER_JOB", "CaseSource", "check_in_parallel", "one_torch_thread"]
@@ -81,7 +82,7 @@ def one_torch_thread():
         torch.set_num_threads(before)
 
 
-def _checker(conn, options: RunOptions, source: CaseSource) -> None:
+def _checker(conn, options: RunOptions, source: CaseSource, finish: Finish) -> None:
     """One checker process: an engine pool of one, the cases of the ranges it is sent, rows back."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # close the engine worker on the way
@@ -105,11 +106,12 @@ def _checker(conn, options: RunOptions, source: CaseSource) -> None:
         try:
             pool.start(probe=False)
         except EngineLoadError as exc:  # the parent turns its ranges into error rows
-            conn.send(("failed", f"the engine did not load in a checker process: {exc}", None))
+            why = f"the engine did not load in a checker process: {exc}"
+            conn.send(("failed", why, None, None))
             return
-        _check_ranges(conn, options, source, results, pool.call)
+        _check_ranges(conn, options, source, finish, results, pool.call)
     except Exception as exc:
-        conn.send(("failed", f"{type(exc).__name__}: {exc}", None))
+        conn.send(("failed", f"{type(exc).__name__}: {exc}", None, None))
     finally:
         pool.close()
         # Done: a SIGTERM from here on finds nothing to close, and raising SystemExit in the
@@ -117,14 +119,16 @@ def _checker(conn, options: RunOptions, source: CaseSource) -> None:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
-def _check_here(conn, options: RunOptions, source: CaseSource, call: EngineCall) -> None:
+def _check_here(
+    conn, options: RunOptions, source: CaseSource, finish: Finish, call: EngineCall
+) -> None:
     """This process's share, on a thread, with the run's own engine worker: rows back."""
     try:
-        _check_ranges(conn, options, source, lambda cases: [partial(call, c.spec) for c in cases],
-                      call)  # fmt: skip
+        _check_ranges(conn, options, source, finish,
+                      lambda cases: [partial(call, c.spec) for c in cases], call)  # fmt: skip
     except Exception as exc:
         with contextlib.suppress(OSError):  # the run was stopped and the pipe closed
-            conn.send(("failed", f"{type(exc).__name__}: {exc}", None))
+            conn.send(("failed", f"{type(exc).__name__}: {exc}", None, None))
     finally:
         conn.close()
 
@@ -133,11 +137,13 @@ def _check_ranges(
     conn,
     options: RunOptions,
     source: CaseSource,
+    finish: Finish,
     results: Callable[[list[Case]], list[Callable[[], EngineResult]]],
     call: EngineCall,
 ) -> None:
-    """Check the cases of each range (start, stop) received, until None: each case's rows back,
-    with the case itself when a row is not `pass` (the parent blames, explains and shrinks)."""
+    """Check the cases of each range (start, stop) received, until None: each case's finished
+    rows back (as plain tuples) with their CSV lines, and the case itself when a row is not
+    `pass` (the parent explains and shrinks)."""
     queued: deque = deque()  # (start, cases, results): the engine runs ahead of the checking
     last = False
     while True:
@@ -152,10 +158,10 @@ def _check_ranges(
             break
         start, cases, got = queued.popleft()
         for index, (case, result) in enumerate(zip(cases, got), start):
-            rows = judge_case(case, options.engine, result(), call)
+            rows = finish(case, judge_case(case, options.engine, result(), call))
             keep = case if any(r.status != "pass" for r in rows) else None
-            conn.send((index, rows, keep))
-    conn.send(("done", None, None))
+            conn.send((index, to_values(rows), keep, csv_lines(rows)))
+    conn.send(("done", None, None, None))
 
 
 class _Ranges:
@@ -178,11 +184,13 @@ def check_in_parallel(
     options: RunOptions,
     cases: CaseSource | Sequence[Case],
     jobs: int,
-    on_case: Callable[[int, list[Record]], None],
+    on_case: Callable[[int, list[Record], CsvLines], None],
+    finish: Finish,
     call: EngineCall | None = None,
     on_kept: Callable[[int, Case], None] | None = None,
 ) -> None:
-    """Check every case in `jobs` processes; `on_case(i, rows)` is called in case order.
+    """Check every case in `jobs` processes; `on_case(i, rows, lines)` is called in case order
+    with the case's rows as `finish` leaves them and their lines of conformance.csv.
 
     `cases`: a recipe (`build(start, stop)` gives cases [start, stop), in any process) or a list.
     `on_kept(i, case)` comes just before `on_case` for a case with a row that is not `pass`.
@@ -196,18 +204,18 @@ def check_in_parallel(
         parent, child = _CTX.Pipe()
         conns.append(parent)
         if k == 0 and call is not None:
-            args = (child, options, source, call)
+            args = (child, options, source, finish, call)
             threading.Thread(target=_check_here, args=args, daemon=True).start()
             continue
         # Not a daemon: a checker starts an engine worker of its own. The finally below ends it.
-        proc = _CTX.Process(target=_checker, args=(child, options, source))
+        proc = _CTX.Process(target=_checker, args=(child, options, source, finish))
         proc.start()
         child.close()
         procs.append(proc)
     process_of = dict(zip(conns[1:] if call is not None else conns, procs))
     given: dict = {conn: deque() for conn in conns}  # each one's ranges not yet answered in full
     told_last: set = set()  # those sent None: no more ranges
-    done: dict[int, tuple[list[Record], Case | None]] = {}
+    done: dict[int, tuple[list[Record], Case | None, CsvLines]] = {}
     next_index = 0
     open_conns = list(conns)
 
@@ -229,12 +237,12 @@ def check_in_parallel(
         for start, stop in given.pop(conn):
             for index, case in zip(range(start, stop), source.build(start, stop)):
                 if index >= next_index and index not in done:
-                    done[index] = [_lost(case, options.engine, why)], case
+                    done[index] = _lost(case, options.engine, why, finish)
         if not open_conns and ranges.next < total:  # none left to check the rest
             rest = range(ranges.next, total)
             ranges.next = total
             for index, case in zip(rest, source.build(rest.start, rest.stop)):
-                done[index] = [_lost(case, options.engine, why)], case
+                done[index] = _lost(case, options.engine, why, finish)
 
     try:
         for conn in conns:  # two ranges each: one to check, the next for the engine meanwhile
@@ -243,9 +251,9 @@ def check_in_parallel(
         while open_conns:
             for conn in wait(open_conns):
                 try:
-                    index, rows, keep = conn.recv()
+                    index, rows, keep, lines = conn.recv()
                 except (EOFError, OSError):
-                    index, rows, keep = "died", _died(process_of.get(conn)), None
+                    index, rows, keep, lines = "died", _died(process_of.get(conn)), None, None
                 if index == "died":
                     lose(conn, rows)
                 elif index == "done":
@@ -253,16 +261,16 @@ def check_in_parallel(
                 elif index == "failed":
                     lose(conn, f"the checker of this case stopped: {rows}")
                 else:
-                    done[index] = rows, keep
+                    done[index] = from_values(rows), keep, lines
                     ranges_given = given[conn]
                     if ranges_given and index == ranges_given[0][1] - 1:  # a range answered
                         ranges_given.popleft()
                         give(conn)
                 while next_index in done:
-                    rows, keep = done.pop(next_index)
+                    rows, keep, lines = done.pop(next_index)
                     if keep is not None and on_kept is not None:
                         on_kept(next_index, keep)
-                    on_case(next_index, rows)
+                    on_case(next_index, rows, lines)
                     next_index += 1
         if next_index < total:  # a checker said "done" too early: a bug, not the engine's
             raise RuntimeError(f"the checker processes ended after {next_index} cases")
@@ -288,10 +296,8 @@ def _died(proc) -> str:
     return f"the checker process of this case died (exit code {code}) before its rows came back"
 
 
-def _lost(case: Case, engine: str, why: str) -> Record:
-    """The one `error` row of a case whose checker stopped before sending its rows."""
-    return Record(
-        suite=case.suite, case=case.case_id, engine=engine, check="run", node="", op=case.op,
-        expected=None, actual=None, fd=None, abs_err=None, rel_err=None, ulp=None,
-        tolerance=None, status="error", detail=why, reproduce=case.reproduce,
-    )  # fmt: skip
+def _lost(case: Case, engine: str, why: str, finish: Finish) -> tuple:
+    """The one `error` row of a case whose checker stopped before sending its rows, with the
+    case and its CSV lines, as `done` holds them."""
+    rows = finish(case, [Record.for_case(case, engine, status="error", detail=why)])
+    return rows, case, csv_lines(rows)

@@ -12,8 +12,9 @@ from typing import Any
 import pandas as pd
 
 from conformance.cases.suites import SuiteCases, SuiteOptions, build_cases
-from conformance.checks.judge import blame_broken, judge_case
+from conformance.checks.judge import Finish, judge_case
 from conformance.core.case import Case, EngineCall
+from conformance.core.csvrows import CsvLines, csv_lines
 from conformance.core.options import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -21,7 +22,7 @@ from conformance.core.options import (
     EXIT_OK,
     RunOptions,
 )
-from conformance.core.records import DIFFERENCE_KINDS, FAILING, Record, strictly, to_frame
+from conformance.core.records import DIFFERENCE_KINDS, FAILING, Record, to_frame
 from conformance.core.result import EngineResult
 from conformance.core.spec import GraphSpec
 from conformance.engines import COMMAND_PREFIX, portable_engine_name
@@ -153,7 +154,7 @@ class _Run:
 
     options: RunOptions
     progress: Callable[[int, int], None] | None = None
-    on_rows: Callable[[list[Record]], None] | None = None
+    on_rows: Callable[[list[Record], CsvLines], None] | None = None
     schedule: Schedule | None = None
     name: str = ""
     pool: EnginePool | None = None  # the run's engine worker; None for an engine object
@@ -169,20 +170,21 @@ class _Run:
     xfailed: bool = False
     warnings: list[str] = field(default_factory=list)
 
-    def finish(self, case: Case | None, rows: list[Record]) -> list[Record]:
-        """A case's rows as the run keeps them: a broken op blamed, conventions gating under
-        --strict. (`case` may be None only when no row is an error.)"""
-        rows = blame_broken(case, rows, self.broken)  # type: ignore[arg-type]
-        return strictly(rows) if self.options.strict else rows
+    @property
+    def finish(self) -> Finish:
+        """What turns a case's judged rows into those the run keeps (see `checks.judge`)."""
+        return Finish(self.broken, self.options.strict)
 
-    def record(self, i: int, case: Case | None, rows: list[Record]) -> None:
-        """Case i's rows, in case order: kept, flushed (`on_rows`) and counted (`progress`)."""
-        rows = self.finish(case, rows)
+    def record(
+        self, i: int, case: Case | None, rows: list[Record], lines: CsvLines | None = None
+    ) -> None:
+        """Case i's finished rows, in case order: kept, flushed with their CSV lines (`on_rows`,
+        which get `lines` or make them) and counted (`progress`)."""
         if case is not None:
             self.rows_by_case[case.case_id] = rows
         self.records.extend(rows)
         if self.on_rows is not None:
-            self.on_rows(rows)
+            self.on_rows(rows, lines if lines is not None else csv_lines(rows))
         if self.progress is not None:
             self.progress(i + 1, self.total)
 
@@ -191,14 +193,15 @@ def run(
     options: RunOptions,
     progress: Callable[[int, int], None] | None = None,
     engine: Any = None,
-    on_rows: Callable[[list[Record]], None] | None = None,
+    on_rows: Callable[[list[Record], CsvLines], None] | None = None,
     xfails: list[XfailEntry] | None = None,
 ) -> RunOutcome:
     """Check the engine on every case; raises EngineLoadError when it cannot even load.
 
     The engine named in `options` runs in worker processes; an engine object passed as `engine`
     runs in this process instead (for tests and the Python API: faster, not isolated).
-    `on_rows` receives each case's rows as soon as they exist (to flush them to disk).
+    `on_rows` receives each case's rows as soon as they exist, with their lines of
+    conformance.csv (to flush them to disk).
     `xfails` turns the failures they list into xfail (see `conformance.failures.xfails`).
 
     The steps: prepare the engine, collect the cases, execute them (here, or in `--jobs`
@@ -278,26 +281,29 @@ def _execute_here(state: _Run, cases: list[Case], engine: Any) -> None:
         results = [f.result for f in futures]
     else:
         results = [partial(run_in_process, engine, c.spec) for c in cases]
+    finish = state.finish
     for i, (case, result) in enumerate(zip(cases, results)):
         # A spent budget stops the checking too: the oracles cost time of their own.
         got = schedule.refusal() if schedule.spent() else result()
-        state.record(i, case, judge_case(case, options.engine, got, state.call))
+        state.record(i, case, finish(case, judge_case(case, options.engine, got, state.call)))
 
 
 def _execute_in_parallel(state: _Run, cases: list[Case] | CaseRecipe, jobs: int) -> None:
-    """The cases in `jobs` processes, this one among them (see `parallel`); rows in case order.
-    Only the cases with a row that is not `pass` come back whole, for blame and shrinking."""
+    """The cases in `jobs` processes, this one among them (see `parallel`); rows, finished and
+    with their CSV lines, in case order. Only the cases with a row that is not `pass` come back
+    whole, for blame and shrinking."""
     kept: dict[int, Case] = {}
 
-    def on_case(i: int, rows: list[Record]) -> None:
+    def on_case(i: int, rows: list[Record], lines: CsvLines) -> None:
         case = kept.pop(i, None)
         if case is not None:
             state.cases.append(case)
-        state.record(i, case, rows)
+        state.record(i, case, rows, lines)
 
     check_in_parallel(
-        state.options, cases, jobs, on_case, call=state.call, on_kept=kept.__setitem__
-    )
+        state.options, cases, jobs, on_case, state.finish, call=state.call,
+        on_kept=kept.__setitem__,
+    )  # fmt: skip
 
 
 def _apply_xfails(state: _Run, xfails: list[XfailEntry] | None) -> None:

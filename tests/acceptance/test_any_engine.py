@@ -21,6 +21,7 @@ def _imports(log: Path) -> int:
 def test_parallel_checkers_use_the_runs_own_engine_worker(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from conformance.checks.judge import Finish
     from conformance.core.options import RunOptions
     from conformance.core.records import FAILING
     from conformance.engines.pool import EnginePool
@@ -34,7 +35,8 @@ def test_parallel_checkers_use_the_runs_own_engine_worker(
     got: dict[int, list] = {}
     with EnginePool(options.engine) as pool:
         pool.start(probe=False)
-        check_in_parallel(options, cases, 2, got.__setitem__, call=pool.call)
+        on_case = lambda i, rows, lines: got.__setitem__(i, rows)  # noqa: E731
+        check_in_parallel(options, cases, 2, on_case, Finish(), call=pool.call)
     assert list(got) == list(range(len(cases)))  # every case, in order
     assert not [r for rows in got.values() for r in rows if r.status in FAILING]
     assert _imports(log) == 2  # the run's worker and one checker's: none of them idle

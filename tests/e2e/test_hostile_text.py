@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from conformance.core.case import Case
+from conformance.core.csvrows import csv_lines
 from conformance.core.options import RunOptions
 from conformance.core.records import Record
 from conformance.core.safetext import safe_cell, safe_csv_frame, safe_text
@@ -176,7 +177,7 @@ def test_the_partial_csv_flushed_during_a_run_is_safe_too(tmp_path: Path) -> Non
     )  # fmt: skip
     with PartialRows(tmp_path) as partial:
         partial.keep = True  # as when the process dies: the post-mortem must be readable
-        partial.write([hostile])
+        partial.write([hostile], csv_lines([hostile]))
     text = _assert_clean((tmp_path / ".conformance.partial.csv").read_bytes(), "partial")
     (row,) = csv.DictReader(text.splitlines())
     assert row["engine"] == "'=engine" and row["detail"].startswith("'=HYPERLINK(1) \ufffd\\x00")

@@ -1,4 +1,5 @@
-"""The fast paths of the report writers give the same cells and bytes as the cell-by-cell ones."""
+"""The fast paths of the report writers give the same cells and bytes as the cell-by-cell ones,
+and a case's CSV lines the bytes pandas writes."""
 
 from __future__ import annotations
 
@@ -7,9 +8,12 @@ import io
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from conformance.core import safetext
-from conformance.core.records import COLUMNS, Record, to_frame
+from conformance.core import csvrows, safetext
+from conformance.core.csvrows import csv_lines
+from conformance.core.records import COLUMNS, Record, Status, to_frame
 from conformance.core.safetext import has_unsafe, safe_cell, safe_csv_frame, safe_frame, safe_text
 from conformance.core.spec import GraphSpec, Node, SpecError
 from conformance.report import writers
@@ -82,30 +86,63 @@ def _record(text: str, **kw) -> Record:
     return Record(detail=text, hint=text, reproduce=text, node=text, expected=1.5, **fields)
 
 
-def _slow_partial(rows: list[Record]) -> str:
+def _slow_lines(rows: list[Record]) -> str:
     buf = io.StringIO(newline="")
     w = csv.writer(buf, lineterminator="\n")
     for r in rows:
-        w.writerow([writers._partial_cell(c, v) for c, v in zip(COLUMNS, r.__dict__.values())])
+        w.writerow([csvrows._cell_by_cell(c, v) for c, v in zip(COLUMNS, r.__dict__.values())])
     return buf.getvalue()
 
 
+def _pandas_lines(rows: list[Record]) -> str:
+    """conformance.csv's bytes for the rows, as the reports write them, less the header."""
+    buf = io.StringIO()
+    writers.write_csv(safe_frame(to_frame(rows)), buf)
+    return buf.getvalue().split("\n", 1)[1]
+
+
 @pytest.mark.parametrize("text", HOSTILE)
-def test_fast_partial_rows_match_the_cell_by_cell_ones(text: str) -> None:
+def test_csv_lines_are_pandas_bytes(text: str) -> None:
     rows = [_record("fine"), _record(text), _record("x", engine=text, actual=float("nan"))]
-    assert writers._partial_text(rows) == _slow_partial(rows)
-    assert writers._partial_text(rows[:1]) == _slow_partial(rows[:1])
+    for some in (rows, rows[:1], rows[1:]):
+        assert csv_lines(some) == (_pandas_lines(some), True)
 
 
-def test_partial_rows_with_containers_go_cell_by_cell() -> None:
-    rows = [_record("ok", blame=["\x00", "a"]), _record("ok", kind={"k\x1b": ("\ud800",)})]
-    assert writers._partial_text(rows) == _slow_partial(rows)
+def test_csv_lines_of_cells_pandas_writes_by_column_are_safe_but_not_exact() -> None:
+    for rows in (
+        [_record("ok", blame=["\x00", "a"]), _record("ok", kind={"k\x1b": ("\ud800",)})],
+        [_record("ok", ulp="3")],  # a number given as text: pandas converts the column
+        [_record("ok", first_wrong=7)],
+    ):
+        assert csv_lines(rows) == (_slow_lines(rows), False)
+
+
+def test_csv_lines_write_ints_and_bools_in_number_columns_as_pandas_does() -> None:
+    rows = [_record("ok", ulp=3, abs_err=True, tolerance=10**20), _record("ok", ulp=None)]
+    assert csv_lines(rows) == (_pandas_lines(rows), True)
+
+
+_TEXT = st.one_of(st.sampled_from(HOSTILE), st.text(max_size=8))
+_NUMBER = st.one_of(st.none(), st.floats(), st.integers(-(2**60), 2**60), st.booleans())
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(_TEXT, _TEXT, _NUMBER, _NUMBER, _NUMBER), min_size=1, max_size=4))
+def test_exact_csv_lines_are_always_pandas_bytes(cells) -> None:
+    rows = [
+        Record(suite="graphs", case="g", engine=engine, check="grad", status=Status.FAIL,
+               detail=detail, first_wrong=detail, expected=a, actual=b, ulp=c)
+        for engine, detail, a, b, c in cells
+    ]  # fmt: skip
+    lines = csv_lines(rows)
+    assert lines.exact
+    assert lines.text == _pandas_lines(rows)
 
 
 def test_the_partial_csv_reads_back_as_the_frame_does(tmp_path) -> None:
     rows = [_record(t) for t in HOSTILE]
     (tmp_path / "p.csv").write_text(
-        ",".join(COLUMNS) + "\n" + writers._partial_text(rows), encoding="utf-8"
+        ",".join(COLUMNS) + "\n" + csv_lines(rows).text, encoding="utf-8"
     )
     expected = safe_csv_frame(to_frame(rows))
     got = pd.read_csv(tmp_path / "p.csv", keep_default_na=False, dtype=str)

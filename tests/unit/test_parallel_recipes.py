@@ -3,6 +3,7 @@ the rows come back the same, in the same order, as from one process."""
 
 from __future__ import annotations
 
+import io
 import random
 from dataclasses import replace
 
@@ -10,7 +11,10 @@ import pytest
 
 from conformance.cases.suites import SuiteCases, SuiteOptions, build_cases
 from conformance.core.options import SUITE_NAMES, RunOptions
+from conformance.core.records import COLUMNS
+from conformance.core.safetext import safe_frame
 from conformance.engines.pool import EnginePool
+from conformance.report.writers import write_csv
 from conformance.run.parallel import MAX_CHUNK, _Ranges, one_torch_thread
 from conformance.run.pipeline import CaseRecipe, collect_cases, run
 
@@ -60,12 +64,16 @@ def test_parallel_checkers_give_the_same_rows_as_one_process(tmp_path) -> None:
     # 136 one-op cases and 70 random graphs: over 2 * MIN_CASES_PER_JOB, so two jobs run.
     options = RunOptions(suites=("examples", "graphs"), cases=70, seed=4, out=str(tmp_path))
     seen_one, seen_two, progress = [], [], []
-    one = run(replace(options, jobs=1), on_rows=seen_one.extend)
-    two = run(replace(options, jobs=2), on_rows=seen_two.extend,
+    one = run(replace(options, jobs=1), on_rows=lambda rows, lines: seen_one.append(lines))
+    two = run(replace(options, jobs=2), on_rows=lambda rows, lines: seen_two.append(lines),
               progress=lambda i, n: progress.append((i, n)))  # fmt: skip
     assert one.cases == two.cases == 211
     assert one.frame.to_csv(index=False) == two.frame.to_csv(index=False)
-    assert seen_one == seen_two and len(seen_two) == len(two.frame)
+    # The lines the checker processes formatted: the same, and pandas' bytes for the frame.
+    assert seen_one == seen_two and all(lines.exact for lines in seen_two)
+    buf = io.StringIO()
+    write_csv(safe_frame(two.frame), buf)
+    assert buf.getvalue() == ",".join(COLUMNS) + "\n" + "".join(t for t, _ in seen_two)
     assert progress == [(i, 211) for i in range(1, 212)]
     assert (one.exit_code, one.message) == (two.exit_code, two.message)
 
