@@ -5,8 +5,9 @@ most engines, so they run in parallel too. The checkers are sent recipes, not ca
 options and ranges of case indices, from which each builds its own cases (a random case comes
 from its own sub-seeds). The ranges are handed out as the checkers ask for them, smaller towards
 the end, so a checker given slow cases does not keep the others waiting. Each checker runs the
-engine and the checker on its cases and sends each case's rows back; the parent puts them in case
-order, so the CSV is the same byte for byte whatever N is.
+engine and the checker on its cases and sends their rows back, finished and formatted as lines of
+conformance.csv, a range at a time (see SEND_EVERY); the parent puts them in case order, so the
+CSV is the same byte for byte whatever N is.
 
 With `call`, the run's own engine worker, this process checks too, on a thread: an engine with a
 costly import loads in N workers rather than N + 1, one of them idle. A checker process that
@@ -25,6 +26,7 @@ import multiprocessing
 import signal
 import sys
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from functools import partial
@@ -45,6 +47,9 @@ MIN_CASES_PER_JOB = 100
 # The most cases handed to a checker at once; each has two ranges at a time, so its engine
 # worker always has the next cases queued while it checks.
 MAX_CHUNK = 32
+# A checker sends the rows of a range once it is checked, or what it has every SEND_EVERY seconds
+# of a slow one: a few messages a second rather than one a case, and never long unsent.
+SEND_EVERY = 0.25
 _CTX = multiprocessing.get_context("spawn")
 
 
@@ -107,11 +112,11 @@ def _checker(conn, options: RunOptions, source: CaseSource, finish: Finish) -> N
             pool.start(probe=False)
         except EngineLoadError as exc:  # the parent turns its ranges into error rows
             why = f"the engine did not load in a checker process: {exc}"
-            conn.send(("failed", why, None, None))
+            conn.send(("failed", why, None))
             return
         _check_ranges(conn, options, source, finish, results, pool.call)
     except Exception as exc:
-        conn.send(("failed", f"{type(exc).__name__}: {exc}", None, None))
+        conn.send(("failed", f"{type(exc).__name__}: {exc}", None))
     finally:
         pool.close()
         # Done: a SIGTERM from here on finds nothing to close, and raising SystemExit in the
@@ -128,7 +133,7 @@ def _check_here(
                       lambda cases: [partial(call, c.spec) for c in cases], call)  # fmt: skip
     except Exception as exc:
         with contextlib.suppress(OSError):  # the run was stopped and the pipe closed
-            conn.send(("failed", f"{type(exc).__name__}: {exc}", None, None))
+            conn.send(("failed", f"{type(exc).__name__}: {exc}", None))
     finally:
         conn.close()
 
@@ -143,7 +148,7 @@ def _check_ranges(
 ) -> None:
     """Check the cases of each range (start, stop) received, until None: each case's finished
     rows back (as plain tuples) with their CSV lines, and the case itself when a row is not
-    `pass` (the parent explains and shrinks)."""
+    `pass` (the parent explains and shrinks), in ("rows", first index, [per case]) messages."""
     queued: deque = deque()  # (start, cases, results): the engine runs ahead of the checking
     last = False
     while True:
@@ -157,11 +162,19 @@ def _check_ranges(
         if not queued:
             break
         start, cases, got = queued.popleft()
+        batch: list = []  # the cases checked and not yet sent, from `first` on
         for index, (case, result) in enumerate(zip(cases, got), start):
             rows = finish(case, judge_case(case, options.engine, result(), call))
             keep = case if any(r.status != "pass" for r in rows) else None
-            conn.send((index, to_values(rows), keep, csv_lines(rows)))
-    conn.send(("done", None, None, None))
+            if not batch:
+                first, since = index, time.monotonic()
+            batch.append((to_values(rows), keep, csv_lines(rows)))
+            if time.monotonic() - since > SEND_EVERY:  # a slow range: rows sent as it goes
+                conn.send(("rows", first, batch))
+                batch = []
+        if batch:
+            conn.send(("rows", first, batch))
+    conn.send(("done", None, None))
 
 
 class _Ranges:
@@ -251,17 +264,18 @@ def check_in_parallel(
         while open_conns:
             for conn in wait(open_conns):
                 try:
-                    index, rows, keep, lines = conn.recv()
+                    kind, first, batch = conn.recv()
                 except (EOFError, OSError):
-                    index, rows, keep, lines = "died", _died(process_of.get(conn)), None, None
-                if index == "died":
-                    lose(conn, rows)
-                elif index == "done":
+                    kind, first, batch = "died", _died(process_of.get(conn)), None
+                if kind == "died":
+                    lose(conn, first)
+                elif kind == "done":
                     open_conns.remove(conn)
-                elif index == "failed":
-                    lose(conn, f"the checker of this case stopped: {rows}")
+                elif kind == "failed":
+                    lose(conn, f"the checker of this case stopped: {first}")
                 else:
-                    done[index] = from_values(rows), keep, lines
+                    for index, (values, keep, lines) in enumerate(batch, first):
+                        done[index] = from_values(values), keep, lines
                     ranges_given = given[conn]
                     if ranges_given and index == ranges_given[0][1] - 1:  # a range answered
                         ranges_given.popleft()
