@@ -24,13 +24,16 @@ import pandas as pd
 
 from conformance.core.options import DEFAULT_TIMEOUT, EXIT_OK, SUITE_NAMES, RunOptions
 from conformance.core.records import FAILING
+from conformance.core.result import EngineResult
+from conformance.core.spec import GraphSpec
 from conformance.engines import EngineLoadError
 from conformance.engines.function import FunctionEngine
 from conformance.engines.scalar import ScalarClassEngine
 from conformance.failures.xfails import load_xfails
-from conformance.run.pipeline import run
+from conformance.oracles.autograd import torch_reference
+from conformance.run.pipeline import run, run_in_process
 
-__all__ = ["CheckResult", "check_engine"]
+__all__ = ["CheckResult", "check_engine", "run_spec", "torch_result"]
 
 
 @dataclass
@@ -118,3 +121,14 @@ def check_engine(
         reproducers=list(outcome.failures),
         warnings=list(outcome.warnings),
     )
+
+
+def run_spec(engine: Any, spec: GraphSpec) -> EngineResult:
+    """`engine` (a Value class or a function engine) on one spec, in this process: its value and
+    gradients (`.value`, `.grads`, one a leaf), or `.error` saying what it raised."""
+    return run_in_process(_adapter(engine), spec)
+
+
+def torch_result(spec: GraphSpec) -> EngineResult:
+    """torch.autograd's value and gradients on `spec` (float64), to compare an engine's with."""
+    return torch_reference(spec)

@@ -73,14 +73,22 @@ def _pattern(args: tuple[str, ...]) -> str:
     return "".join("c" if a[0] == "c" else "v" for a in args)
 
 
-def expand(shape: GraphShape, unsupported: frozenset = frozenset()) -> GraphSpec:
+def expand(
+    shape: GraphShape,
+    unsupported: frozenset = frozenset(),
+    leaf_range: tuple[float, float] | None = None,
+) -> GraphSpec:
     """The graph for `shape`: same shape, same graph, on every machine.
 
     `unsupported` holds the op variants the engine cannot build; the graph avoids them (and the
     same shape gives the same graph for every engine that lacks the same variants).
+    `leaf_range` (low, high): the leaves drawn uniformly from it rather than ±[0.1, 3].
     """
     rng = random.Random(shape.seed)
-    leaves = [_leaf_value(rng) for _ in range(shape.n_leaves)]
+    if leaf_range is None:
+        leaves = [_leaf_value(rng) for _ in range(shape.n_leaves)]
+    else:
+        leaves = [rng.uniform(*leaf_range) for _ in range(shape.n_leaves)]
     consts: list[float] = []
     refs = [f"x{i}" for i in range(shape.n_leaves)]
     values = dict(zip(refs, leaves))

@@ -7,11 +7,13 @@ smaller seed.
 
 from __future__ import annotations
 
+import math
 import random
+from collections.abc import Iterable
 
 from hypothesis import strategies as st
 
-from conformance.cases.generate import GraphShape, expand, single_op_specs
+from conformance.cases.generate import GraphShape, expand, op_variants, single_op_specs
 from conformance.cases.neurons import (
     ACTIVATIONS,
     MAX_BATCH,
@@ -23,8 +25,16 @@ from conformance.cases.neurons import (
     draw_neuron,
 )
 from conformance.core.spec import GraphSpec
+from conformance.core.vocabulary import OPS
 
-__all__ = ["graph_shapes", "graph_specs", "network_specs", "neuron_specs", "single_op_graphs"]
+__all__ = [
+    "graph_shapes",
+    "graph_specs",
+    "graphs",
+    "network_specs",
+    "neuron_specs",
+    "single_op_graphs",
+]
 
 
 @st.composite
@@ -37,10 +47,55 @@ def graph_shapes(draw: st.DrawFn, *, max_leaves: int = 8, max_nodes: int = 30) -
     )
 
 
+def graph_specs(
+    *,
+    max_leaves: int = 8,
+    max_nodes: int = 30,
+    ops: Iterable[str] | None = None,
+    leaves: tuple[float, float] | None = None,
+) -> st.SearchStrategy[GraphSpec]:
+    """Random graph specs: DAGs, every input inside its op's safe domain; hypothesis shrinks them
+    to fewer leaves and nodes.
+
+    `ops`: the ops its nodes may use (names of `conformance.core.vocabulary.OPS`); `add` joins
+    the graph's loose ends, so it may appear whatever `ops` says. `leaves` (low, high): the
+    range the leaves' values are drawn from (default ±[0.1, 3]); an op whose domain the values
+    leave is not drawn there (log of a negative number), `add` takes its place. ValueError, at
+    once, for an unknown op or a range that is not one.
+    """
+    return _graph_specs(max_leaves, max_nodes, _without(ops), _leaf_range(leaves))
+
+
 @st.composite
-def graph_specs(draw: st.DrawFn, *, max_leaves: int = 8, max_nodes: int = 30) -> GraphSpec:
-    """A random graph spec: a DAG, every input inside its op's safe domain."""
-    return expand(draw(graph_shapes(max_leaves=max_leaves, max_nodes=max_nodes)))
+def _graph_specs(
+    draw: st.DrawFn, max_leaves: int, max_nodes: int, unsupported: frozenset, leaf_range
+) -> GraphSpec:
+    return expand(
+        draw(graph_shapes(max_leaves=max_leaves, max_nodes=max_nodes)), unsupported, leaf_range
+    )
+
+
+graphs = graph_specs  # the short name: `@given(graphs(ops={"add", "mul", "tanh"}))`
+
+
+def _without(ops: Iterable[str] | None) -> frozenset:
+    """The op variants a graph over `ops` avoids; ValueError naming an unknown op."""
+    if ops is None:
+        return frozenset()
+    wanted = set([ops] if isinstance(ops, str) else ops)
+    unknown = sorted(wanted - set(OPS))
+    if unknown:
+        raise ValueError(f"unknown op {', '.join(unknown)}; the ops are {', '.join(OPS)}")
+    return frozenset(v for v in op_variants() if v[0] not in wanted)
+
+
+def _leaf_range(leaves: tuple[float, float] | None) -> tuple[float, float] | None:
+    if leaves is None:
+        return None
+    low, high = (float(x) for x in leaves)
+    if not (math.isfinite(low) and math.isfinite(high) and low <= high):
+        raise ValueError(f"leaves={leaves!r}: give (low, high), finite, low <= high")
+    return low, high
 
 
 @st.composite
