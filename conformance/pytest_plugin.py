@@ -33,7 +33,7 @@ from typing import Any
 
 import pytest
 
-__all__ = ["assert_case", "conformance_cases"]
+__all__ = ["CaseFailed", "CaseItem", "assert_case", "conformance_cases"]
 
 COLLECTOR = "backprop-conformance"
 
@@ -179,6 +179,9 @@ class _Session:
         found = getattr(item, "backprop", None)
         if found is not None and call.when == "call":
             report.backprop = found
+            if report.skipped and isinstance(report.longrepr, tuple):  # at the case, not here
+                reason = report.longrepr[2]
+                report.longrepr = (str(item.path / COLLECTOR), None, reason)
         return report
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -242,7 +245,10 @@ class CaseItem(pytest.Item):
         self.index = index
         self.add_marker(getattr(pytest.mark, f"backprop_{case.suite}"))
         # `-k tanh` selects the cases about tanh: the case's op and every op its graph uses.
-        self.extra_keyword_matches.update({case.op.split(":")[0], *(n.op for n in case.spec.nodes)})
+        # (`item.keywords` holds them too, for a conftest that marks the cases of an op.)
+        self.ops = {case.op.split(":")[0], *(n.op for n in case.spec.nodes)}
+        self.extra_keyword_matches.update(self.ops)
+        self.keywords.update(dict.fromkeys(self.ops, True))
 
     def runtest(self) -> None:
         verdict = _session(self.config).start().check(self.case)
@@ -254,7 +260,7 @@ class CaseItem(pytest.Item):
         if verdict.outcome == "failed":
             raise CaseFailed(verdict.message)
         if verdict.outcome == "skipped":
-            pytest.skip(verdict.message)
+            pytest.skip(f"{self.case.suite}/{self.case.case_id}: {verdict.message}")
         if verdict.outcome == "xfailed":
             pytest.xfail(verdict.message)
 
@@ -291,9 +297,15 @@ def conformance_cases(
 ) -> list:
     """The cases of `suites` as `pytest.param`s with their case ids, for `parametrize`; `ops`
     keeps only the cases about those ops (a random graph counts when it uses one of them)."""
-    from conformance.core.options import RunOptions
+    from conformance.core.options import SUITE_NAMES, RunOptions
     from conformance.run.pipeline import collect_cases
 
+    suites = [suites] if isinstance(suites, str) else list(suites)
+    unknown = [s for s in suites if s not in SUITE_NAMES]
+    if unknown:
+        raise ValueError(
+            f"unknown suite {', '.join(unknown)}; choose from {', '.join(SUITE_NAMES)}"
+        )
     options = RunOptions(suites=tuple(suites), cases=cases, seed=seed, max_nodes=max_nodes)
     found = collect_cases(options)
     if ops is not None:

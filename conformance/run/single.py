@@ -150,9 +150,10 @@ def _outcome(rows: list[Record]) -> tuple[str, str]:
     differs = [r for r in rows if r.status == Status.DIFFERS]
     if differs:
         kinds = sorted({r.kind for r in differs if r.kind})
+        where = f"{differs[0].node}: " if differs[0].node else ""
         return "skipped", (
             f"differs from torch's conventions ({', '.join(kinds) or 'convention'}), which "
-            f"gates only under strict: {differs[0].node}: {differs[0].detail}"
+            f"gates only under strict: {where}{differs[0].detail}"
         )
     if not statuses & {Status.PASS, Status.UNVERIFIED}:
         first = rows[0] if rows else None

@@ -1,0 +1,116 @@
+"""The pytest plugin: `pytest --backprop-engine ...` in an engine author's own folder, as a
+separate pytest process (the plugin loads through its entry point, as for any user)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from conformance.core.options import RunOptions
+from conformance.run.pipeline import collect_cases
+from tests.helpers import ROOT
+
+CORPUS = ROOT / "tests" / "engines" / "corpus"
+SWAPPED = f"{CORPUS / 'mul_grad_swapped.py'}:Value"  # the product rule swapped
+KINKED = f"{CORPUS / 'relu_grad_at_zero.py'}:Var"  # correct; relu'(0) = 1, a convention
+
+
+def _pytest(processes, folder: Path, *args: str):
+    return processes.run("-m", "pytest", "-p", "no:cacheprovider", "-q", *args, cwd=folder)
+
+
+def _count(output: str, word: str) -> int:
+    found = re.search(rf"(\d+) {word}", output)
+    return int(found.group(1)) if found else 0
+
+
+def test_without_its_option_the_plugin_adds_nothing_and_imports_no_torch(
+    processes, tmp_path: Path
+) -> None:
+    (tmp_path / "test_mine.py").write_text(
+        "import sys\n\n"
+        "def test_mine():\n"
+        "    assert not {'torch', 'pandas'} & set(sys.modules), sorted(sys.modules)\n"
+    )
+    proc = _pytest(processes, tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "1 passed" in proc.stdout and "backprop" not in proc.stdout
+    helped = _pytest(processes, tmp_path, "--help")
+    assert "--backprop-engine=ENGINE" in helped.stdout  # registered, all the same
+
+
+def test_refimpl_passes_every_case_and_reports_the_rows_run_writes(
+    processes, conformance, tmp_path: Path
+) -> None:
+    suites = "examples,edges,semantics"
+    proc = _pytest(processes, tmp_path, "--backprop-engine", "refimpl", "--backprop-suite",
+                   suites, "--backprop-strict", "--backprop-report", "plugin")  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    cases = collect_cases(RunOptions(suites=tuple(suites.split(","))))
+    assert _count(proc.stdout, "passed") == len(cases) > 20
+    assert "PASS (gradients correct)" in proc.stdout  # the run's verdict, in pytest's summary
+    ran = conformance("run", "--suite", suites, "--strict", "--out", str(tmp_path / "run"))
+    assert ran.returncode == 0, ran.stderr
+    # The same rows, byte for byte, in case order, as `run` writes for the same options.
+    plugin_csv = (tmp_path / "plugin" / "conformance.csv").read_bytes()
+    assert plugin_csv == (tmp_path / "run" / "conformance.csv").read_bytes()
+    assert (tmp_path / "plugin" / "conformance.html").stat().st_size > 0
+
+
+def test_a_buggy_engine_fails_items_with_the_diagnosis_in_two_processes(
+    processes, tmp_path: Path
+) -> None:
+    proc = _pytest(processes, tmp_path, "--backprop-engine", SWAPPED, "--backprop-suite",
+                   "graphs", "--backprop-cases", "10", "-k", "mul and not affine", "-n", "2",
+                   "--backprop-report", "rep", "-v")  # fmt: skip
+    out = proc.stdout
+    assert proc.returncode == 1, out + proc.stderr
+    assert _count(out, "failed") >= 3
+    assert "[gw0]" in out and "[gw1]" in out  # pytest-xdist spread them
+    assert "blame: mul" in out
+    assert "hint: " in out and "is at fault" in out
+    assert f"replay: python -m conformance run --engine {SWAPPED} --suite graphs" in out
+    scripts = set(re.findall(r"minimal reproducer: (\S+\.py)", out))
+    assert scripts and all(Path(s).is_file() for s in scripts)
+    assert "FAIL (wrong math)" in out and (tmp_path / "rep" / "conformance.csv").is_file()
+
+
+def test_conventions_skip_and_gate_under_strict(processes, tmp_path: Path) -> None:
+    args = ("--backprop-engine", KINKED, "--backprop-suite", "edges", "-rs")
+    proc = _pytest(processes, tmp_path, *args)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    skipped = _count(proc.stdout, "skipped")
+    assert skipped >= 1 and _count(proc.stdout, "passed") >= 1
+    assert "differs from torch's conventions (" in proc.stdout
+    assert "which gates only under strict" in proc.stdout
+    strict = _pytest(processes, tmp_path, *args, "--backprop-strict")
+    assert strict.returncode == 1
+    assert 1 <= _count(strict.stdout, "failed") <= skipped
+
+
+def test_expected_failures_from_the_xfails_file_and_from_pytest_markers(
+    processes, tmp_path: Path
+) -> None:
+    args = ("--backprop-engine", SWAPPED, "--backprop-suite", "graphs", "--backprop-cases",
+            "0", "-k", "mul and not affine")  # fmt: skip
+    (tmp_path / "xfails.txt").write_text("op=mul  # the product rule, being fixed\n")
+    proc = _pytest(processes, tmp_path, *args, "--backprop-xfails", "xfails.txt")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert _count(proc.stdout, "xfailed") >= 3 and _count(proc.stdout, "failed") == 0
+    assert _count(proc.stdout, "deselected") > 50  # -k selected the cases about mul
+    (tmp_path / "conftest.py").write_text(
+        "import pytest\n\n"
+        "def pytest_collection_modifyitems(items):\n"
+        "    for item in items:\n"
+        "        if 'mul' in item.keywords:\n"
+        "            item.add_marker(pytest.mark.xfail(reason='the product rule'))\n"
+    )
+    marked = _pytest(processes, tmp_path, *args)
+    assert marked.returncode == 0, marked.stdout + marked.stderr
+    assert _count(marked.stdout, "xfailed") == _count(proc.stdout, "xfailed")
+
+
+def test_an_engine_that_does_not_load_is_one_usage_error(processes, tmp_path: Path) -> None:
+    proc = _pytest(processes, tmp_path, "--backprop-engine", "no_such_module:Value")
+    assert proc.returncode == 4  # pytest's usage error
+    assert "--backprop-engine:" in proc.stderr and "Traceback" not in proc.stderr
