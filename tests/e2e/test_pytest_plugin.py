@@ -1,10 +1,13 @@
-"""The pytest plugin: `pytest --backprop-engine ...` in an engine author's own folder, as a
-separate pytest process (the plugin loads through its entry point, as for any user)."""
+"""The pytest plugin: `pytest --backprop-engine ...` in an engine author's own folder. The plugin
+loads through its entry point, as for any user: in a pytest of its own where it matters that
+nothing was imported before, else in this process (pytester), which saves torch's import."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
+
+import pytest
 
 from conformance.core.options import RunOptions
 from conformance.run.pipeline import collect_cases
@@ -17,6 +20,21 @@ KINKED = f"{CORPUS / 'relu_grad_at_zero.py'}:Var"  # correct; relu'(0) = 1, a co
 
 def _pytest(processes, folder: Path, *args: str):
     return processes.run("-m", "pytest", "-p", "no:cacheprovider", "-q", *args, cwd=folder)
+
+
+class _Ran:
+    """What a pytester run printed, as the tests below read it."""
+
+    def __init__(self, result: pytest.RunResult) -> None:
+        self.returncode = int(result.ret)
+        self.stdout = result.stdout.str()
+        self.stderr = result.stderr.str()
+
+
+@pytest.fixture
+def inner(pytester: pytest.Pytester):
+    """`inner(*ARGS)`: pytest ARGS in this process, in pytester's folder (`pytester.path`)."""
+    return lambda *args: _Ran(pytester.runpytest_inprocess("-p", "no:cacheprovider", "-q", *args))
 
 
 def _count(output: str, word: str) -> int:
@@ -39,12 +57,11 @@ def test_without_its_option_the_plugin_adds_nothing_and_imports_no_torch(
     assert "--backprop-engine=ENGINE" in helped.stdout  # registered, all the same
 
 
-def test_refimpl_passes_every_case_and_reports_the_rows_run_writes(
-    processes, conformance, tmp_path: Path
-) -> None:
+def test_refimpl_passes_every_case_and_reports_the_rows_run_writes(inner, conformance) -> None:
+    tmp_path = Path.cwd()  # pytester's folder
     suites = "examples,edges,semantics"
-    proc = _pytest(processes, tmp_path, "--backprop-engine", "refimpl", "--backprop-suite",
-                   suites, "--backprop-strict", "--backprop-report", "plugin")  # fmt: skip
+    proc = inner("--backprop-engine", "refimpl", "--backprop-suite", suites, "--backprop-strict",
+                 "--backprop-report", "plugin")  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr
     cases = collect_cases(RunOptions(suites=tuple(suites.split(","))))
     assert _count(proc.stdout, "passed") == len(cases) > 20
@@ -57,12 +74,11 @@ def test_refimpl_passes_every_case_and_reports_the_rows_run_writes(
     assert (tmp_path / "plugin" / "conformance.html").stat().st_size > 0
 
 
-def test_a_buggy_engine_fails_items_with_the_diagnosis_in_two_processes(
-    processes, tmp_path: Path
-) -> None:
-    proc = _pytest(processes, tmp_path, "--backprop-engine", SWAPPED, "--backprop-suite",
-                   "graphs", "--backprop-cases", "10", "-k", "mul and not affine", "-n", "2",
-                   "--backprop-report", "rep", "-v")  # fmt: skip
+def test_a_buggy_engine_fails_items_with_the_diagnosis_in_two_processes(inner) -> None:
+    tmp_path = Path.cwd()
+    proc = inner("--backprop-engine", SWAPPED, "--backprop-suite", "graphs", "--backprop-cases",
+                 "10", "-k", "mul and not affine", "-n", "2", "--backprop-report", "rep",
+                 "-v")  # fmt: skip
     out = proc.stdout
     assert proc.returncode == 1, out + proc.stderr
     assert _count(out, "failed") >= 3
@@ -75,26 +91,25 @@ def test_a_buggy_engine_fails_items_with_the_diagnosis_in_two_processes(
     assert "FAIL (wrong math)" in out and (tmp_path / "rep" / "conformance.csv").is_file()
 
 
-def test_conventions_skip_and_gate_under_strict(processes, tmp_path: Path) -> None:
+def test_conventions_skip_and_gate_under_strict(inner) -> None:
     args = ("--backprop-engine", KINKED, "--backprop-suite", "edges", "-rs")
-    proc = _pytest(processes, tmp_path, *args)
+    proc = inner(*args)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     skipped = _count(proc.stdout, "skipped")
     assert skipped >= 1 and _count(proc.stdout, "passed") >= 1
     assert "differs from torch's conventions (" in proc.stdout
     assert "which gates only under strict" in proc.stdout
-    strict = _pytest(processes, tmp_path, *args, "--backprop-strict")
+    strict = inner(*args, "--backprop-strict")
     assert strict.returncode == 1
     assert 1 <= _count(strict.stdout, "failed") <= skipped
 
 
-def test_expected_failures_from_the_xfails_file_and_from_pytest_markers(
-    processes, tmp_path: Path
-) -> None:
+def test_expected_failures_from_the_xfails_file_and_from_pytest_markers(inner) -> None:
+    tmp_path = Path.cwd()
     args = ("--backprop-engine", SWAPPED, "--backprop-suite", "graphs", "--backprop-cases",
             "0", "-k", "mul and not affine")  # fmt: skip
     (tmp_path / "xfails.txt").write_text("op=mul  # the product rule, being fixed\n")
-    proc = _pytest(processes, tmp_path, *args, "--backprop-xfails", "xfails.txt")
+    proc = inner(*args, "--backprop-xfails", "xfails.txt")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert _count(proc.stdout, "xfailed") >= 3 and _count(proc.stdout, "failed") == 0
     assert _count(proc.stdout, "deselected") > 50  # -k selected the cases about mul
@@ -105,12 +120,12 @@ def test_expected_failures_from_the_xfails_file_and_from_pytest_markers(
         "        if 'mul' in item.keywords:\n"
         "            item.add_marker(pytest.mark.xfail(reason='the product rule'))\n"
     )
-    marked = _pytest(processes, tmp_path, *args)
+    marked = inner(*args)
     assert marked.returncode == 0, marked.stdout + marked.stderr
     assert _count(marked.stdout, "xfailed") == _count(proc.stdout, "xfailed")
 
 
-def test_an_engine_that_does_not_load_is_one_usage_error(processes, tmp_path: Path) -> None:
-    proc = _pytest(processes, tmp_path, "--backprop-engine", "no_such_module:Value")
+def test_an_engine_that_does_not_load_is_one_usage_error(inner) -> None:
+    proc = inner("--backprop-engine", "no_such_module:Value")
     assert proc.returncode == 4  # pytest's usage error
     assert "--backprop-engine:" in proc.stderr and "Traceback" not in proc.stderr
