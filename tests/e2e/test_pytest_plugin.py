@@ -5,6 +5,7 @@ nothing was imported before, else in this process (pytester), which saves torch'
 from __future__ import annotations
 
 import re
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -61,10 +62,15 @@ def test_refimpl_passes_every_case_and_reports_the_rows_run_writes(inner, confor
     tmp_path = Path.cwd()  # pytester's folder
     suites = "examples,edges,semantics"
     proc = inner("--backprop-engine", "refimpl", "--backprop-suite", suites, "--backprop-strict",
-                 "--backprop-report", "plugin")  # fmt: skip
+                 "--backprop-report", "plugin", "--junitxml", "pytest.xml")  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr
     cases = collect_cases(RunOptions(suites=tuple(suites.split(","))))
     assert _count(proc.stdout, "passed") == len(cases) > 20
+    # pytest's own junit, unchanged: a testcase a case, named by its id, and no rows in it.
+    junit = ET.parse(tmp_path / "pytest.xml").getroot()
+    names = [t.get("name") for t in junit.iter("testcase")]
+    assert names == [c.case_id for c in cases]
+    assert junit.find(".//property") is None
     assert "PASS (gradients correct)" in proc.stdout  # the run's verdict, in pytest's summary
     ran = conformance("run", "--suite", suites, "--strict", "--out", str(tmp_path / "run"))
     assert ran.returncode == 0, ran.stderr
@@ -99,8 +105,9 @@ def test_conventions_skip_and_gate_under_strict(inner) -> None:
     assert skipped >= 1 and _count(proc.stdout, "passed") >= 1
     assert "differs from torch's conventions (" in proc.stdout
     assert "which gates only under strict" in proc.stdout
-    strict = inner(*args, "--backprop-strict")
+    strict = inner(*args, "--backprop-strict", "--deselect", "backprop-conformance::edge-0-over-0")
     assert strict.returncode == 1
+    assert _count(strict.stdout, "deselected") == 1  # the node id is the collector's and the case's
     assert 1 <= _count(strict.stdout, "failed") <= skipped
 
 
