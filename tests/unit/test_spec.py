@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 import math
+import pickle
+from dataclasses import replace
 
 import pytest
 from hypothesis import given
+from hypothesis import strategies as st
 
 from conformance.cases.strategies import graph_specs
 from conformance.core import spec as spec_module
-from conformance.core.spec import FORMULA_MAX, SCHEMA_VERSION, GraphSpec, Node, SpecError
+from conformance.core.spec import FORMULA_MAX, SCHEMA_VERSION, GraphSpec, Node, SpecError, Step
 from conformance.core.vocabulary import OPS
 
 
@@ -178,3 +181,14 @@ def test_named_nodes_are_defined_nearest_the_output_first() -> None:
     definitions = text.partition(" where ")[2].split("; ")
     names = [d.split(" = ")[0] for d in definitions]
     assert len(names) >= 2 and names == sorted(names, key=lambda n: -int(n[1:]))
+
+
+@given(graph_specs(), st.booleans())
+def test_a_pickled_spec_comes_back_the_same(spec: GraphSpec, named: bool) -> None:
+    if named:  # names, repeated backward and an SGD step travel too
+        spec = replace(spec, leaf_names=tuple(f"w{i}" for i in range(len(spec.leaves))),
+                       backwards=2, zero_between=True, step=Step(0.1, (0,)))  # fmt: skip
+    back = pickle.loads(pickle.dumps(spec))
+    assert back == spec and hash(back) == hash(spec) and repr(back) == repr(spec)
+    assert back.__dict__ == spec.__dict__ and back.case_id() == spec.case_id()
+    assert all(type(n) is Node for n in back.nodes)
