@@ -10,6 +10,7 @@ blame, the first wrong node, the hint, the replay command and a minimal reproduc
 difference from torch's conventions that does not gate is a skip with its reason; under
 `--backprop-strict` it fails, as in `run --strict`. `--backprop-xfails FILE` reads the same
 xfails file as `run`; pytest's own xfail markers work on these items as on any.
+`--backprop-dtype float32` checks an engine that computes in float32, as `run --dtype` does.
 
 Registered through the `pytest11` entry point and inert without `--backprop-engine`: it adds
 its options and nothing else, and imports neither torch nor pandas.
@@ -50,8 +51,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "FILE.py:ATTR (a scalar Value class or a function engine), or command:CMD",
     )  # fmt: skip
     group.addoption(
-        "--backprop-suite", type=_typed(args.suites), default=SUITE_NAMES, metavar="S,...",
+        "--backprop-suite", type=_typed(args.suites), default=None, metavar="S,...",
         help=f"suites to collect (default: all: {', '.join(SUITE_NAMES)})",
+    )  # fmt: skip
+    group.addoption(
+        "--backprop-dtype", type=_typed(args.dtype), default="float64", metavar="DTYPE",
+        help="the precision the engine computes in: float64 (default) or float32",
     )  # fmt: skip
     group.addoption(
         "--backprop-cases", type=_typed(args.count), default=RunOptions.cases, metavar="N",
@@ -100,6 +105,13 @@ def pytest_configure(config: pytest.Config) -> None:
     """With --backprop-engine: the session's plugin (the engine loads at collection)."""
     if config.getoption("backprop_engine") is None:
         return
+    from conformance.cli.args import suites_for_dtype
+
+    given, dtype = config.getoption("backprop_suite"), config.getoption("backprop_dtype")
+    try:
+        config.option.backprop_suite = suites_for_dtype(given, dtype)
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc).replace("--dtype", "--backprop-dtype")) from None
     for suite in config.getoption("backprop_suite"):
         config.addinivalue_line("markers", f"backprop_{suite}: a case of the {suite} suite")
     config.pluginmanager.register(_Session(config), "backprop-conformance-session")
@@ -120,6 +132,7 @@ class _Session:
             cases=get("backprop_cases"), seed=get("backprop_seed"),
             max_nodes=get("backprop_max_nodes"), steps=get("backprop_steps"),
             timeout=get("backprop_timeout"), strict=get("backprop_strict"),
+            dtype=get("backprop_dtype"),
             out=get("backprop_report") or "reports",
         )  # fmt: skip
         self.report = Path(get("backprop_report")) if get("backprop_report") else None

@@ -7,6 +7,7 @@ import struct
 from collections.abc import Callable
 
 from conformance.core.case import Case
+from conformance.core.dtypes import ulps
 from conformance.core.numfmt import g, pair
 from conformance.core.records import Record, Status
 from conformance.core.result import EngineResult
@@ -76,10 +77,11 @@ def within_precision(expected: float, actual: float, tolerance: float, loose: fl
     return conditioned and agree(expected, actual, loose)
 
 
-def precision_note(tolerance: float, loose: float) -> str:
+def precision_note(tolerance: float, loose: float, dtype: str = "float64") -> str:
     """Why a row between the two bounds is a precision difference, not wrong math."""
+    rounding = "torch's float64 rounding" if dtype == "float64" else f"{dtype} rounding"
     return (
-        f": beyond torch's float64 rounding (tolerance {g(tolerance)}) but within what a "
+        f": beyond {rounding} (tolerance {g(tolerance)}) but within what a "
         f"legitimate formula loses ({g(loose)}): a precision difference, not wrong math"
     )
 
@@ -104,6 +106,8 @@ def compare_case(
     def row(check, node, expected, actual, fd_value, tolerance, status, detail) -> Record:
         if expected is not None and actual is not None:
             abs_err, rel_err, ulp = errors(expected, actual)
+            if spec.dtype != "float64" and math.isfinite(abs_err) and math.isfinite(expected):
+                ulp = ulps(expected, abs_err, spec.dtype)  # in the engine's own ULPs
         else:
             abs_err = rel_err = ulp = None
         return Record.for_case(
@@ -128,7 +132,7 @@ def compare_case(
     elif within_precision(exp, act, tol.value, precision().value):
         status = "differs"
         detail = f"the output is {a} where torch computes {e}" + precision_note(
-            tol.value, precision().value
+            tol.value, precision().value, spec.dtype
         )
     else:
         status = "fail"
@@ -149,7 +153,7 @@ def compare_case(
         verified = fd is None or oracles_agree(exp, fd, k, t, tol.forward_error, spec, reference)
         wide = None if agree(exp, act, t) else precision().grads[k]
         status, detail = grad_verdict(f"dL/d{name} ({loss})", exp, act, t, fd_value, verified,
-                                      loose_tolerance=wide)  # fmt: skip
+                                      loose_tolerance=wide, dtype=spec.dtype)  # fmt: skip
         rows.append(row("grad", name, exp, act, fd_value, t, status, detail))
     return rows
 
@@ -164,6 +168,7 @@ def grad_verdict(
     matches: str = "",
     fmt: Callable[[float], str] = g,
     loose_tolerance: float | None = None,
+    dtype: str = "float64",
 ) -> tuple[str, str]:
     """The status of one gradient and the sentence that explains it; `verified` says whether
     torch and finite differences agree; `matches` is added to a passing row's sentence;
@@ -182,7 +187,7 @@ def grad_verdict(
         expected, actual, tolerance, loose_tolerance
     ):
         return "differs", f"{what} is {a} where torch computes {e}" + precision_note(
-            tolerance, loose_tolerance
+            tolerance, loose_tolerance, dtype
         )
     fd_text = f"; finite differences: {pair(fd_value, expected)[0]}" if fd_value is not None else ""
     return "fail", (

@@ -6,6 +6,7 @@ import argparse
 import secrets
 from collections.abc import Callable
 
+from conformance.core.dtypes import DTYPES, SUPPORTED
 from conformance.core.options import (
     MAX_CASES,
     MAX_MAX_NODES,
@@ -121,3 +122,36 @@ def suites(text: str) -> tuple[str, ...]:
             f"choose from {', '.join(SUITE_NAMES)}"
         )
     return names
+
+
+def dtype(text: str) -> str:
+    """An argparse type: a dtype `--dtype` supports (see core.dtypes)."""
+    if text in SUPPORTED:
+        return text
+    if text in DTYPES:
+        raise argparse.ArgumentTypeError(
+            f"{text} engines are not supported yet; choose from {', '.join(SUPPORTED)}"
+        )
+    raise argparse.ArgumentTypeError(f"unknown dtype {text!r}; choose from {', '.join(SUPPORTED)}")
+
+
+# The suites a dtype other than float64 checks so far: random and one-op graphs. The edge cases,
+# neurons and training need their own versions in that precision (overflow of exp at 88.7 in
+# float32, not 709.8).
+DTYPE_SUITES = ("graphs",)
+
+
+def suites_for_dtype(given: tuple[str, ...] | None, dtype: str) -> tuple[str, ...]:
+    """The suites to run: those given, else every suite (float64) or those of DTYPE_SUITES;
+    UsageError-worthy ValueError for a suite the dtype does not cover yet."""
+    if dtype == "float64":
+        return given or SUITE_NAMES
+    if given is None:
+        return DTYPE_SUITES
+    beyond = [s for s in given if s not in DTYPE_SUITES]
+    if beyond:
+        raise ValueError(
+            f"--dtype {dtype} checks the {', '.join(DTYPE_SUITES)} suite so far, not "
+            f"{', '.join(beyond)}: leave --suite out, or give --suite graphs"
+        )
+    return given

@@ -10,12 +10,14 @@ from conformance.cli.args import (
     EPILOG,
     UsageError,
     count,
+    dtype,
     max_nodes_type,
     positive_int,
     seconds,
     seed,
     shard,
     suites,
+    suites_for_dtype,
 )
 from conformance.cli.signals import SIGNALS
 from conformance.core.options import (
@@ -46,8 +48,9 @@ def add_run_parser(sub) -> None:
         help="an engine in another language: a command that speaks the JSON-lines protocol",
     )  # fmt: skip
     r.add_argument(
-        "--suite", type=suites, default=SUITE_NAMES, metavar="S,...",
-        help=f"suites to run (default: all: {', '.join(SUITE_NAMES)})",
+        "--suite", type=suites, default=None, metavar="S,...",
+        help=f"suites to run (default: all: {', '.join(SUITE_NAMES)}; with --dtype other than "
+        "float64, graphs)",
     )  # fmt: skip
     r.add_argument(
         "--cases", type=count, default=RunOptions.cases, metavar="N",
@@ -100,6 +103,11 @@ def add_run_parser(sub) -> None:
         help="run only this case id (repeatable), as printed in the reports",
     )  # fmt: skip
     r.add_argument(
+        "--dtype", type=dtype, default="float64", metavar="DTYPE",
+        help="the precision the engine computes in: float64 (default) or float32; its inputs are "
+        "numbers of it and its tolerances its rounding (the graphs suite so far)",
+    )  # fmt: skip
+    r.add_argument(
         "--strict", action="store_true",
         help="differences from torch's conventions gate too (IEEE extremes, kinks, repeated "
         "backward, recursion limits, precision): torch's semantics to the last convention",
@@ -121,9 +129,14 @@ def run_command(args: argparse.Namespace) -> int:
         if args.engine != "refimpl":
             raise UsageError("give --engine or --engine-command, not both")
         args.engine = "command:" + args.engine_command
+    try:
+        chosen = suites_for_dtype(args.suite, args.dtype)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     options = RunOptions(
         engine=args.engine,
-        suites=args.suite,
+        suites=chosen,
+        dtype=args.dtype,
         cases=args.cases,
         seed=args.seed,
         max_nodes=args.max_nodes,

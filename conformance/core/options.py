@@ -104,6 +104,8 @@ class RunOptions:
     budget: float = DEFAULT_BUDGET  # seconds for the whole run (see `schedule`)
     # Every difference from torch gates, conventions included (`differs` rows become fail/error).
     strict: bool = False
+    # The precision the engine computes in (`core.dtypes`): its inputs and tolerances.
+    dtype: str = "float64"
 
     def to_dict(self) -> dict[str, Any]:
         """Every option as plain JSON data (run.json's "options"); `from_dict` reads it back."""
@@ -121,6 +123,7 @@ class RunOptions:
             "shard": list(self.shard) if self.shard else None,
             "engine": self.engine,
             "strict": self.strict,
+            "dtype": self.dtype,
             "out": self.out,
         }
 
@@ -161,7 +164,7 @@ class RunOptions:
 _KINDS: dict[str, type] = {
     "engine": str, "suites": list, "cases": int, "seed": int, "max_nodes": int, "out": str,
     "jobs": int, "timeout": float, "only": list, "profile": str, "steps": int, "shard": list,
-    "budget": float, "strict": bool,
+    "budget": float, "strict": bool, "dtype": str,
 }  # fmt: skip
 
 

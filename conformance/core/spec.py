@@ -14,9 +14,10 @@ import json
 import math
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import TypeVar
 
+from conformance.core.dtypes import DTYPES, rounded
 from conformance.core.vocabulary import OPS
 
 __all__ = [
@@ -79,6 +80,9 @@ class GraphSpec:
     backwards: int = 1
     zero_between: bool = False
     step: Step | None = None  # one SGD step after backward (neuron and training cases)
+    # The precision the engine computes in (`core.dtypes`): the inputs are numbers of it, and
+    # the tolerances take its epsilon. Written in the JSON only when not float64.
+    dtype: str = "float64"
 
     def __post_init__(self) -> None:
         self.validate()
@@ -90,6 +94,19 @@ class GraphSpec:
         values = [getattr(self, name) for name in _SPEC_FIELDS]
         values[_SPEC_FIELDS.index("nodes")] = tuple((n.op, n.args, n.param) for n in self.nodes)
         return _rebuilt, tuple(values)
+
+    def in_dtype(self, dtype: str) -> GraphSpec:
+        """This graph for an engine computing in `dtype`: the leaves, constants and upstream
+        gradient rounded to numbers of it (so the engine and torch start from the same)."""
+        if dtype == self.dtype == "float64":
+            return self
+        return replace(
+            self,
+            leaves=tuple(rounded(v, dtype) for v in self.leaves),
+            consts=tuple(rounded(v, dtype) for v in self.consts),
+            upstream=rounded(self.upstream, dtype),
+            dtype=dtype,
+        )
 
     # ----- names -----
 
@@ -224,6 +241,8 @@ class GraphSpec:
         self._check_ref(self.output, before=len(self.nodes), where="output")
         if not math.isfinite(self.upstream) or self.upstream == 0:
             raise SpecError("upstream must be a finite, non-zero number")
+        if self.dtype not in DTYPES:
+            raise SpecError(f"unknown dtype {self.dtype!r}; the dtypes are {', '.join(DTYPES)}")
         if self.step is not None:
             p = self.step.params
             if not (math.isfinite(self.step.lr) and self.step.lr > 0):
@@ -275,6 +294,8 @@ class GraphSpec:
             d["zero_between"] = True
         if self.step is not None:
             d["step"] = {"lr": self.step.lr, "params": list(self.step.params)}
+        if self.dtype != "float64":  # only when used: float64 specs keep their ids
+            d["dtype"] = self.dtype
         return d
 
     @classmethod
@@ -303,6 +324,7 @@ class GraphSpec:
                 backwards=_whole(d.get("backwards", 1)),
                 zero_between=d.get("zero_between", False) is True,
                 step=_step(d.get("step")),
+                dtype=str(d.get("dtype", "float64")),
             )
         except SpecError:
             raise

@@ -50,6 +50,7 @@ def collect_garbage(spec: GraphSpec) -> GraphSpec:
         leaf_names=tuple(names) if spec.leaf_names else (),
         backwards=spec.backwards,
         zero_between=spec.zero_between,
+        dtype=spec.dtype,
     )
 
 
@@ -60,8 +61,8 @@ def _with(spec: GraphSpec, **changes) -> GraphSpec | None:
         "zero_between": spec.zero_between,
     }  # fmt: skip
     fields.update(changes)
-    try:
-        return collect_garbage(GraphSpec(**fields))
+    try:  # a simpler number is still one of the engine's dtype
+        return collect_garbage(GraphSpec(**fields).in_dtype(spec.dtype))
     except SpecError:
         return None
 

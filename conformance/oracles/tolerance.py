@@ -36,6 +36,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from conformance.core.dtypes import EPSILON
 from conformance.core.spec import GraphSpec
 from conformance.core.vocabulary import OPS
 
@@ -67,21 +68,24 @@ def _finite(x: float) -> float:
     return x if math.isfinite(x) else math.inf
 
 
-def _rounding(op_name: str, ulp: float, out: float, precision: bool) -> float:
-    """An op's own forward rounding: torch's kernel, or with `precision` a textbook formula's."""
+def _rounding(op_name: str, ulp: float, out: float, precision: bool, eps: float = EPS) -> float:
+    """An op's own forward rounding: torch's kernel, or with `precision` a textbook formula's;
+    `eps`, the machine epsilon of the engine's dtype."""
     if not precision:
-        return ulp * EPS * abs(out)
+        return ulp * eps * abs(out)
     scale = abs(out)
     if op_name in _ABSOLUTE_NEAR_ZERO:
         scale = max(scale, 1.0)
     elif op_name in _THROUGH_LOG and 0.0 < scale < math.inf:
         scale *= 1.0 + abs(math.log(scale))
-    return max(ulp, PRECISION_ULP) * EPS * scale
+    return max(ulp, PRECISION_ULP) * eps * scale
 
 
 def bounds(spec: GraphSpec, node_values: Sequence[float], precision: bool = False) -> Bounds:
     """Tolerances for `spec`, given the oracle's value of every node (see the module docstring
-    for `precision`)."""
+    for `precision`). Each op rounds at the precision of `spec.dtype`: float64's EPS, or
+    float32's 2**-23 for an engine computing in float32 (its inputs are float32 numbers)."""
+    eps = EPSILON[spec.dtype]
     value = spec.named(spec.leaves, ())
     fe = dict.fromkeys(value, 0.0)
     locals_: list[tuple[float, ...]] = []
@@ -92,10 +96,10 @@ def bounds(spec: GraphSpec, node_values: Sequence[float], precision: bool = Fals
         out = node_values[i]
         d = op.local(xs, out, node.param)
         err_in = [fe[a] for a in node.args]
-        fe_out = _rounding(node.op, op.ulp, out, precision)
+        fe_out = _rounding(node.op, op.ulp, out, precision, eps)
         fe_out += sum(abs(dj) * e for dj, e in zip(d, err_in))
         ref = f"n{i}"
-        ed = _local_error(node, xs, out, d, err_in, _finite(fe_out), precision)
+        ed = _local_error(node, xs, out, d, err_in, _finite(fe_out), precision, eps)
         # Second order: over the inputs' error interval the derivative moves by up to `ed`.
         fe_out += sum(e * ej for e, ej in zip(err_in, ed) if e)
         value[ref], fe[ref] = out, _finite(fe_out)
@@ -116,7 +120,7 @@ def bounds(spec: GraphSpec, node_values: Sequence[float], precision: bool = Fals
             ad = abs(dj)
             grad_scale[arg] += a * ad
             # The arriving error meets the local derivative's error too: b·ej, second order.
-            grad_error[arg] += b * (ad + ej) + a * (ej + 2.0 * EPS * ad)
+            grad_error[arg] += b * (ad + ej) + a * (ej + 2.0 * eps * ad)
 
     def tol(x: float) -> float:
         return SAFETY * _finite(x)
@@ -139,12 +143,13 @@ def _local_error(
     err_in: list[float],
     err_out: float,
     precision: bool = False,
+    eps: float = EPS,
 ) -> tuple[float, ...]:
     """How far a correct engine's local derivatives may be from `d` (absolute, per input)."""
     op = OPS[node.op]
     p = node.param
     ulp = max(op.ulp, PRECISION_ULP) if precision else op.ulp
-    dev = [(ulp + 1.0) * EPS * abs(dj) for dj in d]
+    dev = [(ulp + 1.0) * eps * abs(dj) for dj in d]
     # Shortcuts with the same result as the general rule below, for the commonest ops.
     if node.op in _CONSTANT_LOCALS:  # derivatives ±1 whatever the inputs: only rounding
         return tuple(dev)

@@ -36,6 +36,7 @@ __all__ = [
     "CaseRecipe",
     "RunOutcome",
     "collect_cases",
+    "in_dtype",
     "reproduce_command",
     "run",
     "run_in_process",
@@ -73,6 +74,8 @@ def reproduce_command(options: RunOptions, case: Case) -> str:
         argv += ["--seed", str(options.seed), "--cases", str(options.cases)]
     if case.suite == "training":
         argv += ["--seed", str(options.seed), "--steps", str(options.steps)]
+    if options.dtype != "float64":
+        argv += ["--dtype", options.dtype]
     if options.strict:
         argv.append("--strict")
     return shlex.join([*argv, "--case", case.case_id])
@@ -85,6 +88,7 @@ def collect_cases(
     op variants in `unsupported` and `broken` (a broken op shows in its one-op and fixed cases,
     without turning every random graph that contains it into an error)."""
     cases = build_cases(options.suites, _suite_options(options, unsupported, broken))
+    cases = [in_dtype(c, options.dtype) for c in cases]
     if options.shard is not None:  # contiguous: `merge` puts the shards back in order
         k, n = options.shard
         cases = cases[(k - 1) * len(cases) // n : k * len(cases) // n]
@@ -137,7 +141,18 @@ class CaseRecipe:
             self.options.suites, _suite_options(self.options, self.unsupported, self.broken)
         )
         cases = suites.slice(self.start + start, self.start + min(stop, len(self)))
+        cases = [in_dtype(c, self.options.dtype) for c in cases]
         return [replace(c, reproduce=reproduce_command(self.options, c)) for c in cases]
+
+
+def in_dtype(case: Case, dtype: str) -> Case:
+    """The case for an engine computing in `dtype` (see `GraphSpec.in_dtype`): a graph case's
+    inputs rounded to it, and its id, a hash of the spec, the new spec's."""
+    if dtype == "float64" or case.kind != "graph":
+        return case
+    spec = case.spec.in_dtype(dtype)
+    case_id = spec.case_id() if case.case_id == case.spec.case_id() else case.case_id
+    return replace(case, spec=spec, case_id=case_id)
 
 
 def run_in_process(engine: Any, spec: GraphSpec) -> EngineResult:

@@ -1,0 +1,53 @@
+"""Engines that compute in float32 (tests/engines/float32.py): with `--dtype float32` a correct
+one passes, one with a local derivative off by 1e-3 fails with its op blamed, on every seed; at
+float64 the correct one fails everywhere, which is why the option exists."""
+
+from __future__ import annotations
+
+import pytest
+
+from conformance.core.options import RunOptions
+from conformance.engines.function import FunctionEngine
+from conformance.engines.scalar import ScalarClassEngine
+from conformance.run.pipeline import run
+from refimpl import Value
+from tests.engines import float32
+
+SEEDS = (0, 1, 2)
+
+
+def _run(fn, seed: int, dtype: str = "float32", strict: bool = True):
+    options = RunOptions(suites=("graphs",), cases=150, seed=seed, dtype=dtype, strict=strict)
+    return run(options, engine=FunctionEngine(fn, f"float32:{fn.__name__}"))
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_a_correct_float32_engine_passes_strict(seed: int) -> None:
+    outcome = _run(float32.engine, seed)
+    assert outcome.exit_code == 0, outcome.message
+    assert set(outcome.frame["status"]) == {"pass"}
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("fn, op", [(float32.tanh_off_1e3, "tanh"), (float32.mul_off_1e3, "mul")])
+def test_a_local_derivative_off_by_1e3_is_caught_and_blamed(fn, op: str, seed: int) -> None:
+    outcome = _run(fn, seed, strict=False)
+    assert outcome.exit_code == 1
+    fails = outcome.frame[outcome.frame["status"] == "fail"]
+    assert len(fails) > 10
+    # The one-op cases pin the op: a function engine gives no node values to diagnose a graph by.
+    assert op in {f.key[0] for f in outcome.failures}
+    one_op = fails[fails["op"] == op]
+    assert len(one_op) >= 1 and set(fails["op"]) <= {op, "graph"}
+
+
+def test_refimpl_in_float64_passes_float32_tolerances() -> None:
+    options = RunOptions(suites=("graphs",), cases=150, dtype="float32", strict=True)
+    outcome = run(options, engine=ScalarClassEngine(Value, "refimpl"))
+    assert outcome.exit_code == 0, outcome.message
+
+
+def test_a_float32_engine_checked_as_float64_fails_nearly_every_row() -> None:
+    outcome = _run(float32.engine, 0, dtype="float64", strict=False)
+    assert outcome.exit_code == 1
+    assert (outcome.frame["status"] == "fail").mean() > 0.5

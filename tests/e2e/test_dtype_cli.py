@@ -1,0 +1,46 @@
+"""`run --dtype float32` from the command line: the option in run.json, reproduce commands that
+rerun the case in float32, and one-line errors for what is not supported yet."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+ENGINE = "tests.engines.float32:tanh_off_1e3"
+
+
+def test_a_float32_run_records_its_dtype_and_reruns_its_failures_in_float32(
+    conformance, tmp_path: Path
+) -> None:
+    proc = conformance("run", "--engine", ENGINE, "--dtype", "float32", "--cases", "40",
+                       "--out", str(tmp_path / "a"))  # fmt: skip
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    meta = json.loads((tmp_path / "a" / "run.json").read_text())
+    assert meta["options"]["dtype"] == "float32" and meta["options"]["suites"] == ["graphs"]
+    frame = pd.read_csv(tmp_path / "a" / "conformance.csv")
+    failed = frame[frame["status"] == "fail"].iloc[0]
+    assert failed["ulp"] < 1e6  # in float32's ULPs, not float64's (2**29 times as many)
+    argv = shlex.split(failed["reproduce"])
+    assert argv[argv.index("--dtype") + 1] == "float32"
+    again = conformance(*argv[3:-2], "--out", str(tmp_path / "b"), *argv[-2:])
+    rows = pd.read_csv(tmp_path / "b" / "conformance.csv")
+    assert again.returncode == 1 and set(rows["case"]) == {failed["case"]}
+    assert rows.equals(frame[frame["case"] == failed["case"]].reset_index(drop=True))
+
+
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (("--dtype", "float16"), "float16 engines are not supported yet"),
+        (("--dtype", "float8"), "unknown dtype 'float8'"),
+        (("--dtype", "float32", "--suite", "graphs,edges"), "not edges"),
+    ],
+)
+def test_what_is_not_supported_yet_is_one_line(
+    conformance, assert_one_line_error, tmp_path: Path, args, needle: str
+) -> None:
+    assert_one_line_error(conformance("run", *args, "--out", str(tmp_path)), needle)
