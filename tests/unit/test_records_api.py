@@ -28,7 +28,7 @@ ENGINE = "tests.engines.zoo:SigmoidMissingOneMinus"  # fails: the shards have a 
 ALL_OPTIONS = RunOptions(
     engine="e.py:V", suites=("graphs", "edges"), cases=7, seed=3, max_nodes=9, out="o", jobs=2,
     timeout=1.5, only=("g-1",), profile="thorough", steps=4, shard=(2, 3), budget=60.0,
-    strict=True,
+    strict=True, dtype="float32",
 )  # fmt: skip
 
 
