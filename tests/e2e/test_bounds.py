@@ -131,10 +131,10 @@ def test_an_engine_that_maps_too_much_memory_is_an_error_row(conformance) -> Non
 
 
 def test_the_memory_limit_is_set_from_the_environment(conformance_process) -> None:
-    env = {**os.environ, MEMORY_LIMIT_VARIABLE: "16"}  # too little to load anything
-    # An engine the worker has not imported yet: refimpl may already be loaded (and then run in
-    # the memory the worker has), which made this test pass or fail by the memory's layout.
-    engine = ("--engine", "tests.engines.alt:Value")
+    env = {**os.environ, MEMORY_LIMIT_VARIABLE: "16"}  # too little to load the engine
+    # An engine whose import maps 64 MB: a small import could be served from the memory the
+    # worker had already mapped, which made this test pass or fail by the memory's layout.
+    engine = ("--engine", "tests.engines.ballast:Value")
     proc = conformance_process("check", "exp(x)", "--at", "x=1", *engine, timeout=120, env=env)
     assert proc.returncode != 0, proc.stdout
     assert "Traceback" not in proc.stderr and proc.stderr.count("\n") == 1, proc.stderr
