@@ -229,7 +229,7 @@ class _Session:
 
         found = [self.rows_of[i] for i in sorted(self.rows_of)]
         frame = to_frame(from_values([tuple(v) for f in found for v in f["rows"]]))
-        code, message = verdict(frame)
+        code, message = verdict(frame, dtype=self.options.dtype)
         name = self.checker.name if self.checker is not None else self.options.engine
         elapsed = time.perf_counter() - self.started
         outcome = RunOutcome(frame, code, message, name, elapsed, cases=len(found))

@@ -9,17 +9,18 @@ from conformance.cli.args import (
     EPILOG,
     UsageError,
     count,
+    dtype,
     max_nodes_type,
     positive_int,
     seconds,
     seed,
     shard,
     suites,
+    suites_for_dtype,
 )
 from conformance.core.options import (
     DEFAULT_JOBS,
     DEFAULT_TIMEOUT,
-    SUITE_NAMES,
     RunOptions,
 )
 
@@ -42,7 +43,11 @@ def add_grade_parser(sub) -> None:
     )  # fmt: skip
     g.add_argument("--engine", action="append", default=[], help="one more engine (repeatable)")
     g.add_argument("--out", default="reports/grades", metavar="DIR", help="where to write")
-    g.add_argument("--suite", type=suites, default=SUITE_NAMES, metavar="S,...")
+    g.add_argument("--suite", type=suites, default=None, metavar="S,...")
+    g.add_argument(
+        "--dtype", type=dtype, default="float64", metavar="DTYPE",
+        help="the precision the engines compute in: float64 (default) or float32, as for run",
+    )  # fmt: skip
     g.add_argument("--cases", type=count, default=RunOptions.cases, metavar="N")
     g.add_argument("--seed", type=seed, default=0, metavar="N|random")
     g.add_argument("--max-nodes", type=max_nodes_type, default=RunOptions.max_nodes, metavar="N")
@@ -79,9 +84,13 @@ def grade_command(args: argparse.Namespace) -> int:
     from conformance.core.safetext import safe_text
     from conformance.run.grade import exit_code, grade
 
+    try:
+        chosen = suites_for_dtype(args.suite, args.dtype)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     options = RunOptions(
-        suites=args.suite, cases=args.cases, seed=args.seed, max_nodes=args.max_nodes,
-        timeout=args.timeout, strict=args.strict,
+        suites=chosen, cases=args.cases, seed=args.seed, max_nodes=args.max_nodes,
+        timeout=args.timeout, strict=args.strict, dtype=args.dtype,
     )  # fmt: skip
 
     def progress(engine: str, row: dict) -> None:

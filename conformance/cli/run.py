@@ -226,7 +226,7 @@ def _run_locked(options: RunOptions, out: Path, xfails, reference) -> int:
             except KeyboardInterrupt:  # outside the runner's try: the rows it had flushed
                 rows = apply_xfails(seen, xfails)[0] if xfails else seen
                 frame = to_frame(rows)
-                code, message = verdict(frame, interrupted=True)
+                code, message = verdict(frame, interrupted=True, dtype=options.dtype)
                 outcome = RunOutcome(frame, code, message, options.engine, interrupted=True)
         except EngineLoadError as exc:
             print(f"conformance: error: {exc}", file=sys.stderr)
@@ -235,7 +235,9 @@ def _run_locked(options: RunOptions, out: Path, xfails, reference) -> int:
             progress.finish()
         if SIGNALS.received is not None and not outcome.interrupted:
             outcome.interrupted = True  # a signal between the last case and here
-            outcome.exit_code, outcome.message = verdict(outcome.frame, interrupted=True)
+            outcome.exit_code, outcome.message = verdict(
+                outcome.frame, interrupted=True, dtype=options.dtype
+            )
         comparison = None
         if reference is not None and not outcome.interrupted:
             comparison = baseline.compare(reference, outcome.frame, options)

@@ -27,6 +27,7 @@ import jinja2
 import pandas as pd
 
 from conformance.cases.generate import op_variants
+from conformance.checks.dtype_hint import suggestion
 from conformance.core.options import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -346,8 +347,13 @@ def _explain(outcome: RunOutcome, rows: pd.DataFrame, op: str | None) -> str:
 
 
 def headline(outcome: RunOutcome, verdicts: dict[str, str] | None = None) -> str:
-    """The engine's most important finding: wrong gradients, else errors, else conventions."""
+    """The engine's most important finding: that it computes in float32 and needs --dtype
+    (every row fails by its rounding otherwise), else wrong gradients, else errors, else
+    conventions."""
     frame = outcome.frame
+    hint = suggestion(frame) if "numbers look like" in outcome.message else None
+    if hint is not None:
+        return hint[0].upper() + hint[1:]
     verdicts = verdicts if verdicts is not None else op_verdicts(frame, outcome.unsupported)
     missing = [op for op, word in verdicts.items() if word == "missing"]
     wrong = _wrong_rows(frame)

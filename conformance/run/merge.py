@@ -227,7 +227,7 @@ def merge(folders: list[Path], out: Path) -> RunOutcome:
         shutil.copyfile(src, out / "failures" / name, follow_symlinks=False)
         if src.suffix == ".json":
             copied.append(out / "failures" / name)
-    code, message = verdict(frame)
+    code, message = verdict(frame, dtype=options.dtype)
     unsupported: dict = {}
     for shard in ordered:
         unsupported.update(

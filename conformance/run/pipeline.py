@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 
 from conformance.cases.suites import SuiteCases, SuiteOptions, build_cases
+from conformance.checks.dtype_hint import suggestion
 from conformance.checks.judge import Finish, judge_case
 from conformance.core.case import Case, EngineCall
 from conformance.core.csvrows import CsvLines, csv_lines
@@ -357,16 +358,28 @@ def _shrink(state: _Run) -> list:
 def _outcome(state: _Run, interrupted: bool, failures: list, start: float) -> RunOutcome:
     frame = to_frame(state.records)
     elapsed = time.perf_counter() - start
-    code, message = verdict(frame, interrupted)
+    code, message = verdict(frame, interrupted, state.options.dtype)
     return RunOutcome(
         frame, code, message, state.name, elapsed, interrupted, state.total, failures=failures,
         unsupported=state.unsupported, warnings=state.warnings, broken=state.broken,
     )  # fmt: skip
 
 
-def verdict(frame: pd.DataFrame, interrupted: bool = False) -> tuple[int, str]:
+def verdict(
+    frame: pd.DataFrame, interrupted: bool = False, dtype: str = "float64"
+) -> tuple[int, str]:
     """The exit code and a one-line verdict for a frame of records: the gate's statuses, then
-    the differences from torch's conventions by kind (gating ones under --strict)."""
+    the differences from torch's conventions by kind (gating ones under --strict); for a
+    failing float64 run of an engine whose numbers are float32's, the `--dtype` to give."""
+    code, message = _verdict(frame, interrupted)
+    if code == EXIT_FAILED and dtype == "float64":
+        hint = suggestion(frame)
+        if hint is not None:
+            message = f"{message}; {hint}"
+    return code, message
+
+
+def _verdict(frame: pd.DataFrame, interrupted: bool) -> tuple[int, str]:
     counts = frame["status"].value_counts().to_dict() if len(frame) else {}
     summary = ", ".join(f"{counts[s]} {s}" for s in sorted(counts) if s != "differs")
     summary = summary or "no rows"

@@ -68,3 +68,25 @@ def test_float32_tolerances_scale_with_its_epsilon(spec: GraphSpec) -> None:
     for a, b in zip((tight.value, *tight.grads), (loose.value, *loose.grads)):
         if math.isfinite(a) and a > 0:
             assert b >= a * ratio / 2  # about the epsilons' ratio, 2**29
+
+
+def _frame(actual: list[float], expected: list[float]):
+    from conformance.core.records import Record, to_frame
+
+    return to_frame([
+        Record(suite="graphs", case=f"g{i}", engine="e", check="grad", status="fail",
+               expected=e, actual=a)
+        for i, (a, e) in enumerate(zip(actual, expected))
+    ])  # fmt: skip
+
+
+def test_an_engine_whose_numbers_are_float32_ones_is_recognised() -> None:
+    from conformance.checks.dtype_hint import narrow_dtype
+
+    truth = [0.1 * k + 1 / 3 for k in range(1, 30)]
+    assert narrow_dtype(_frame([rounded(e, "float32") for e in truth], truth)) == ("float32", 1.0)
+    assert narrow_dtype(_frame([rounded(e, "float16") for e in truth], truth))[0] == "float16"
+    assert narrow_dtype(_frame([e * (1 + 1e-3) for e in truth], truth)) is None  # float64, wrong
+    # torch's own numbers are float32 ones (11, -6, 0.5): no evidence either way
+    simple = [float(k) for k in range(1, 30)]
+    assert narrow_dtype(_frame(simple, simple)) is None
