@@ -26,7 +26,6 @@ For a few cases inside your own tests, parametrize over them and assert on each:
 
 from __future__ import annotations
 
-import argparse
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -51,29 +50,29 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "FILE.py:ATTR (a scalar Value class or a function engine), or command:CMD",
     )  # fmt: skip
     group.addoption(
-        "--backprop-suite", type=_typed(args.suites), default=None, metavar="S,...",
+        "--backprop-suite", type=args.suites, default=None, metavar="S,...",
         help=f"suites to collect (default: all: {', '.join(SUITE_NAMES)})",
     )  # fmt: skip
     group.addoption(
-        "--backprop-dtype", type=_typed(args.dtype), default="float64", metavar="DTYPE",
+        "--backprop-dtype", type=args.dtype, default="float64", metavar="DTYPE",
         help="the precision the engine computes in: float64 (default) or float32",
     )  # fmt: skip
     group.addoption(
-        "--backprop-cases", type=_typed(args.count), default=RunOptions.cases, metavar="N",
+        "--backprop-cases", type=args.count, default=RunOptions.cases, metavar="N",
         help=f"random graphs in the graphs suite (default {RunOptions.cases})",
     )  # fmt: skip
-    group.addoption("--backprop-seed", type=_typed(args.seed), default=0, metavar="N",
+    group.addoption("--backprop-seed", type=args.seed, default=0, metavar="N",
                     help="seed of the random cases (default 0)")  # fmt: skip
     group.addoption(
-        "--backprop-max-nodes", type=_typed(args.max_nodes_type), default=RunOptions.max_nodes,
+        "--backprop-max-nodes", type=args.max_nodes_type, default=RunOptions.max_nodes,
         metavar="N", help=f"most nodes in a random graph (default {RunOptions.max_nodes})",
     )  # fmt: skip
     group.addoption(
-        "--backprop-steps", type=_typed(args.positive_int), default=RunOptions.steps,
+        "--backprop-steps", type=args.positive_int, default=RunOptions.steps,
         metavar="N", help=f"SGD steps of each training case (default {RunOptions.steps})",
     )  # fmt: skip
     group.addoption(
-        "--backprop-timeout", type=_typed(args.seconds), default=DEFAULT_TIMEOUT, metavar="S",
+        "--backprop-timeout", type=args.seconds, default=DEFAULT_TIMEOUT, metavar="S",
         help=f"seconds per engine call (default {DEFAULT_TIMEOUT:g})",
     )  # fmt: skip
     group.addoption(
@@ -86,19 +85,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--backprop-report", default=None, metavar="DIR",
         help="write the reports (CSV, HTML, reproducers) to DIR, as run --out does",
     )  # fmt: skip
-
-
-def _typed(parse):
-    """An option type whose error pytest shows in one line, as argparse's are."""
-
-    def typed(text: str):
-        try:
-            return parse(text)
-        except argparse.ArgumentTypeError as exc:
-            raise argparse.ArgumentTypeError(str(exc)) from None
-
-    typed.__name__ = getattr(parse, "__name__", "value")
-    return typed
 
 
 def pytest_configure(config: pytest.Config) -> None:
