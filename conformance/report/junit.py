@@ -96,6 +96,9 @@ def junit_xml(frame: pd.DataFrame, meta: dict) -> str:
     for key in ("engine", "verdict"):
         ET.SubElement(props, "property", name=key, value=_clean(meta.get(key, "")))
     ET.SubElement(props, "property", name="seed", value=str(meta.get("options", {}).get("seed")))
+    dtype = meta.get("options", {}).get("dtype", "float64")
+    if dtype != "float64":  # the precision the engine was checked in
+        ET.SubElement(props, "property", name="dtype", value=str(dtype))
     cases = _rows_by_case(frame)
     totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
     for suite, by_case in cases.items():

@@ -120,8 +120,9 @@ def print_outcome(
         # terminal, nor a lone surrogate crash the print (our own colours are added after).
         print(safe_text(text), file=stream)
 
+    dtype = f", {options.dtype}" if getattr(options, "dtype", "float64") != "float64" else ""
     say(
-        f"engine {options.engine}, seed {options.seed}: {outcome.cases} cases, "
+        f"engine {options.engine}, seed {options.seed}{dtype}: {outcome.cases} cases, "
         f"{len(outcome.frame)} rows in {outcome.elapsed:.1f} s"
     )
     if tty and len(outcome.frame):

@@ -21,6 +21,10 @@ def test_a_float32_run_records_its_dtype_and_reruns_its_failures_in_float32(
     assert proc.returncode == 1, proc.stdout + proc.stderr
     meta = json.loads((tmp_path / "a" / "run.json").read_text())
     assert meta["options"]["dtype"] == "float32" and meta["options"]["suites"] == ["graphs"]
+    # The dtype shows wherever the run is summed up: the terminal, the junit file, the page.
+    assert proc.stdout.startswith(f"engine {ENGINE}, seed 0, float32: ")
+    assert '<property name="dtype" value="float32" />' in (tmp_path / "a/junit.xml").read_text()
+    assert "· dtype float32 ·" in (tmp_path / "a" / "conformance.html").read_text()
     frame = pd.read_csv(tmp_path / "a" / "conformance.csv")
     failed = frame[frame["status"] == "fail"].iloc[0]
     assert failed["ulp"] < 1e6  # in float32's ULPs, not float64's (2**29 times as many)

@@ -129,7 +129,8 @@ def _header(meta: dict) -> dict:
     line = (
         f"{meta.get('cases', 0):,} cases, {meta.get('rows', 0):,} rows in "
         f"{meta.get('elapsed_s', 0):.1f} s · seed {opts.get('seed')} · suites {suites} · "
-        f"{versions}"
+        + (f"dtype {opts['dtype']} · " if opts.get("dtype", "float64") != "float64" else "")
+        + versions
     )
     return {"ok": meta["exit_code"] == 0, "line": line, "options": json.dumps(opts, indent=1)}
 
