@@ -32,6 +32,7 @@ import select
 import shlex
 import signal
 import subprocess
+import time
 from typing import Any
 
 from conformance.core.result import EngineResult
@@ -70,6 +71,22 @@ def _kill_group(group: int) -> None:
     with contextlib.suppress(OSError, AttributeError):  # gone already; or not POSIX
         os.killpg(group, signal.SIGKILL)
     _LIVE.discard(group)
+    _reap(group)
+
+
+def _reap(pid: int, timeout: float = 1.0) -> None:
+    """Wait until the killed leader, our child, is gone: a SIGKILL takes effect a moment after
+    it is sent, and the worker that sent it may be about to exit. (Popen's own wait, later,
+    finds it reaped and takes that as its end.)"""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            done, _ = os.waitpid(pid, os.WNOHANG)
+        except (ChildProcessError, OSError, AttributeError):  # not ours, or reaped already
+            return
+        if done or time.monotonic() > deadline:
+            return
+        time.sleep(0.002)
 
 
 class EngineProtocolError(Exception):
