@@ -41,7 +41,8 @@ def add_run_parser(sub) -> None:
     )  # fmt: skip
     r.add_argument(
         "--engine", default="refimpl",
-        help="refimpl (default), torch, micrograd, or MODULE:ATTR naming a scalar Value class",
+        help="refimpl (default), refimpl-float32, torch, micrograd, or MODULE:ATTR naming a "
+        "scalar Value class",
     )  # fmt: skip
     r.add_argument(
         "--engine-command", default=None, metavar="CMD",

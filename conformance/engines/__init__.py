@@ -28,7 +28,7 @@ __all__ = [
     "where_to_import",
 ]
 
-BUILTIN_ENGINES = ("refimpl", "torch", "micrograd")
+BUILTIN_ENGINES = ("refimpl", "refimpl-float32", "torch", "micrograd")
 COMMAND_PREFIX = "command:"  # --engine-command CMD is the engine "command:CMD"
 
 
@@ -40,6 +40,10 @@ def load_engine(name: str) -> Any:
         from refimpl.nn import SGD
 
         return ScalarClassEngine(Value, "refimpl", lambda params, lr: SGD(params, lr).step())
+    if name == "refimpl-float32":  # refimpl rounding every op to float32 (--dtype float32)
+        from refimpl.float32 import Value as Value32
+
+        return ScalarClassEngine(Value32, "refimpl-float32")
     if name == "torch":
         from conformance.engines.torch_engine import TorchEngine
 

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import pytest
 
+from conformance.core.dtypes import rounded
 from conformance.core.options import RunOptions
+from conformance.engines import load_engine
 from conformance.engines.function import FunctionEngine
 from conformance.engines.scalar import ScalarClassEngine
 from conformance.run.pipeline import run
@@ -39,6 +41,15 @@ def test_a_local_derivative_off_by_1e3_is_caught_and_blamed(fn, op: str, seed: i
     assert op in {f.key[0] for f in outcome.failures}
     one_op = fails[fails["op"] == op]
     assert len(one_op) >= 1 and set(fails["op"]) <= {op, "graph"}
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_refimpl_in_float32_passes_strict(seed: int) -> None:
+    options = RunOptions(suites=("graphs",), cases=150, seed=seed, dtype="float32", strict=True)
+    outcome = run(options, engine=load_engine("refimpl-float32"))
+    assert outcome.exit_code == 0, outcome.message
+    values = outcome.frame[outcome.frame["check"].isin(["value", "grad"])]["actual"]
+    assert all(rounded(v, "float32") == v for v in values)  # it does compute in float32
 
 
 def test_refimpl_in_float64_passes_float32_tolerances() -> None:
