@@ -245,7 +245,7 @@ class CaseItem(pytest.Item):
         self.add_marker(getattr(pytest.mark, f"backprop_{case.suite}"))
         # `-k tanh` selects the cases about tanh: the case's op and every op its graph uses.
         # (`item.keywords` holds them too, for a conftest that marks the cases of an op.)
-        self.ops = {case.op.split(":")[0], *(n.op for n in case.spec.nodes)}
+        self.ops = _ops_of(case)
         self.extra_keyword_matches.update(self.ops)
         self.keywords.update(dict.fromkeys(self.ops, True))
 
@@ -270,6 +270,11 @@ class CaseItem(pytest.Item):
 
     def reportinfo(self):
         return self.path, None, f"{self.case.suite}/{self.case.case_id}"
+
+
+def _ops_of(case) -> set[str]:
+    """The ops a case is about: its own (a neuron's kind, `neuron`) and every op its graph uses."""
+    return {case.op.split(":")[0], *(n.op for n in case.spec.nodes)}
 
 
 def _session(config: pytest.Config) -> _Session:
@@ -309,7 +314,7 @@ def conformance_cases(
     found = collect_cases(options)
     if ops is not None:
         wanted = set(ops)
-        found = [c for c in found if c.op in wanted or {n.op for n in c.spec.nodes} & wanted]
+        found = [c for c in found if _ops_of(c) & wanted]
     return [pytest.param(c, id=c.case_id) for c in found]
 
 

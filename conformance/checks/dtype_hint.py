@@ -62,4 +62,4 @@ def suggestion(frame: pd.DataFrame) -> str | None:
 
 
 def _number(x: float) -> bool:
-    return x == x and math.isfinite(x) and x != 0.0
+    return math.isfinite(x) and x != 0.0

@@ -72,11 +72,9 @@ class CaseChecker:
         """The cases of the options' suites, as a run collects them."""
         return collect_cases(self.options, frozenset(self.unsupported), frozenset(self.broken))
 
-    def rows(self, case: Case, result: EngineResult | None = None) -> list[Record]:
+    def rows(self, case: Case) -> list[Record]:
         """The case's rows as a run keeps them, xfail entries applied."""
-        if result is None:
-            result = self.call(case.spec)
-        rows = self.finish(case, judge_case(case, self.options.engine, result, self.call))
+        rows = self._judge(case, self.call(case.spec))
         return _xfailed(rows, self.xfails) if self.xfails else rows
 
     def check(self, case: Case) -> CaseVerdict:
@@ -99,10 +97,7 @@ class CaseChecker:
         if self.failures_dir is None:
             return None, []
 
-        def judge(trial: Case, result: EngineResult) -> list[Record]:
-            return self.finish(trial, judge_case(trial, self.options.engine, result, self.call))
-
-        found = find_failures([case], {case.case_id: rows}, judge, self.call)
+        found = find_failures([case], {case.case_id: rows}, self._judge, self.call)
         files = write_failures(found, self.failures_dir, self.options.engine)
         script = files[0].with_suffix(".py").resolve() if files else None
         for f, path in zip(found, files):
@@ -113,6 +108,10 @@ class CaseChecker:
                         script_of = path.with_suffix(".py").resolve()
                         self._covered.setdefault((op, key[1], key[2]), script_of)
         return script, files
+
+    def _judge(self, case: Case, result: EngineResult) -> list[Record]:
+        """The case's rows for the engine's `result`, finished as a run keeps them."""
+        return self.finish(case, judge_case(case, self.options.engine, result, self.call))
 
     def close(self) -> None:
         """Stop the engine's worker, if it has one."""
