@@ -9,6 +9,7 @@ from functools import partial
 
 from conformance.cases.edges import edges
 from conformance.cases.generate import GraphShape, expand, single_op_specs, sub_seed
+from conformance.cases.layers import layer_cases
 from conformance.cases.neurons import neuron_at, neuron_count, neurons, seed_neuron_case
 from conformance.cases.semantics import CHAIN_LENGTH, THOROUGH_CHAIN_LENGTH, semantics
 from conformance.cases.training import training
@@ -112,6 +113,7 @@ SUITES: dict[str, Callable[[SuiteOptions], list[Case]]] = {
     "semantics": _semantics,
     "neurons": lambda options: neurons(options.seed, options.cases),
     "training": lambda options: training(options.seed, options.steps),
+    "layers": lambda options: layer_cases(options.seed, options.cases),
 }
 
 

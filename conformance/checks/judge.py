@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 
 from conformance.checks.edges import check_edge
 from conformance.checks.graph import check_graph
+from conformance.checks.layers import check_layer
 from conformance.checks.neurons import check_neuron
 from conformance.checks.semantics import check_deep, check_repeated
 from conformance.checks.training import check_training
@@ -32,6 +33,7 @@ CHECKERS: dict[str, Checker] = {
     "deep-chain": check_deep,
     "neuron": check_neuron,
     "training": check_training,
+    "layer": check_layer,
 }
 
 
@@ -54,7 +56,7 @@ def judge_case(case: Case, engine: str, result: EngineResult, call: EngineCall) 
 def blame_broken(case: Case, rows: list[Record], broken: dict) -> list[Record]:
     """Error rows of a case that uses an op the probe found broken (it exists but raises, or
     gives a non-number value or gradient) name that op as the one to blame, and what broke."""
-    if not any(r.status == "error" for r in rows):
+    if case.kind == "layer" or not any(r.status == "error" for r in rows):
         return rows
     used = {n.op for n in case.spec.nodes}
     found = {v[0]: why for v, why in broken.items() if v[0] in used}

@@ -8,6 +8,8 @@ from collections.abc import Callable
 
 from conformance.core.dtypes import DTYPES, SUPPORTED
 from conformance.core.options import (
+    ALL_SUITES,
+    LAYER_SUITES,
     MAX_CASES,
     MAX_MAX_NODES,
     MAX_SECONDS,
@@ -25,6 +27,7 @@ __all__ = [
     "seed",
     "shard",
     "suites",
+    "suites_for_engine",
     "whole",
 ]
 
@@ -115,11 +118,10 @@ def shard(text: str) -> tuple[int, int]:
 
 def suites(text: str) -> tuple[str, ...]:
     names = tuple(s.strip() for s in text.split(",") if s.strip())
-    unknown = [s for s in names if s not in SUITE_NAMES]
+    unknown = [s for s in names if s not in ALL_SUITES]
     if unknown or not names:
         raise argparse.ArgumentTypeError(
-            f"unknown suite {', '.join(unknown) or repr(text)}; "
-            f"choose from {', '.join(SUITE_NAMES)}"
+            f"unknown suite {', '.join(unknown) or repr(text)}; choose from {', '.join(ALL_SUITES)}"
         )
     return names
 
@@ -139,6 +141,25 @@ def dtype(text: str) -> str:
 # neurons and training need their own versions in that precision (overflow of exp at 88.7 in
 # float32, not 709.8).
 DTYPE_SUITES = ("graphs",)
+
+
+def suites_for_engine(given: tuple[str, ...] | None, engine: str) -> tuple[str, ...] | None:
+    """The layers suite for a layer engine (`layers:...`), which has no other; ValueError when
+    the suites given and the kind of engine do not go together."""
+    layered = engine.startswith("layers:")
+    if given is None:
+        return LAYER_SUITES if layered else None
+    wrong = [s for s in given if (s in LAYER_SUITES) != layered]
+    if wrong and layered:
+        raise ValueError(
+            f"a layer engine runs the layers suite, not {', '.join(wrong)}: leave --suite out"
+        )
+    if wrong:
+        raise ValueError(
+            "the layers suite checks a module of layer functions: name it with "
+            "--engine layers:FILE.py (see the README)"
+        )
+    return given
 
 
 def suites_for_dtype(given: tuple[str, ...] | None, dtype: str) -> tuple[str, ...]:

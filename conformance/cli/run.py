@@ -18,6 +18,7 @@ from conformance.cli.args import (
     shard,
     suites,
     suites_for_dtype,
+    suites_for_engine,
 )
 from conformance.cli.signals import SIGNALS
 from conformance.core.options import (
@@ -25,6 +26,7 @@ from conformance.core.options import (
     DEFAULT_RUN_JOBS,
     DEFAULT_TIMEOUT,
     EXIT_USAGE,
+    LAYER_SUITES,
     PROFILES,
     SUITE_NAMES,
     RunOptions,
@@ -41,8 +43,9 @@ def add_run_parser(sub) -> None:
     )  # fmt: skip
     r.add_argument(
         "--engine", default="refimpl",
-        help="refimpl (default), refimpl-float32, torch, micrograd, or MODULE:ATTR naming a "
-        "scalar Value class",
+        help="refimpl (default), refimpl-float32, torch, micrograd, MODULE:ATTR naming a "
+        "scalar Value class, or layers:FILE.py (or layers:MODULE, layers:TABLE.toml, "
+        "layers:refimpl) for a module of layer functions",
     )  # fmt: skip
     r.add_argument(
         "--engine-command", default=None, metavar="CMD",
@@ -51,11 +54,12 @@ def add_run_parser(sub) -> None:
     r.add_argument(
         "--suite", type=suites, default=None, metavar="S,...",
         help=f"suites to run (default: all: {', '.join(SUITE_NAMES)}; with --dtype other than "
-        "float64, graphs)",
+        f"float64, graphs; for a layers: engine, {', '.join(LAYER_SUITES)})",
     )  # fmt: skip
     r.add_argument(
         "--cases", type=count, default=RunOptions.cases, metavar="N",
-        help=f"random graphs in the graphs suite (default {RunOptions.cases})",
+        help=f"random graphs in the graphs suite (default {RunOptions.cases}); the layers "
+        "suite draws one case a layer for every 40",
     )  # fmt: skip
     r.add_argument(
         "--seed", type=seed, default=0, metavar="N|random",
@@ -131,7 +135,9 @@ def run_command(args: argparse.Namespace) -> int:
             raise UsageError("give --engine or --engine-command, not both")
         args.engine = "command:" + args.engine_command
     try:
-        chosen = suites_for_dtype(args.suite, args.dtype)
+        if args.dtype != "float64" and args.engine.startswith("layers:"):
+            raise ValueError("layer engines are checked in float64 so far: leave --dtype out")
+        chosen = suites_for_dtype(suites_for_engine(args.suite, args.engine), args.dtype)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     options = RunOptions(

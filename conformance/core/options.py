@@ -7,6 +7,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 __all__ = [
+    "ALL_SUITES",
     "DEFAULT_BUDGET",
     "DEFAULT_JOBS",
     "DEFAULT_RUN_JOBS",
@@ -17,6 +18,7 @@ __all__ = [
     "EXIT_NOTHING_CHECKED",
     "EXIT_OK",
     "EXIT_USAGE",
+    "LAYER_SUITES",
     "MAX_CASES",
     "MAX_MAX_NODES",
     "MAX_SECONDS",
@@ -37,6 +39,9 @@ EXIT_INTERRUPTED = 130  # Ctrl-C: the rows so far are written
 
 # The suites, in the order they run: the one list of their names (cases/suites.py builds each).
 SUITE_NAMES = ("examples", "graphs", "edges", "semantics", "neurons", "training")
+# The suites of layer-function engines (`--engine layers:...`), which the scalar suites are not.
+LAYER_SUITES = ("layers",)
+ALL_SUITES = SUITE_NAMES + LAYER_SUITES
 DEFAULT_STEPS = 50  # SGD steps of each training case
 PROFILES = ("quick", "thorough")
 DEFAULT_TIMEOUT = 30.0  # seconds per engine call

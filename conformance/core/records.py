@@ -92,6 +92,8 @@ DIFFERENCE_KINDS = {
     "propagation, the sign of zero, kinks such as relu'(0)",
     "backward-calls": "backward-call conventions: backward() called again on the same graph",
     "limits": "limits: recursion or size limits on deep graphs",
+    "statistics": "statistics: batch norm's running variance kept from the biased batch "
+    "variance (numpy's var, ÷N) where torch keeps the unbiased one (÷(N−1))",
 }
 
 

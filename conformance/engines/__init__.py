@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from conformance.core.result import EngineResult
+from conformance.core.tensors import LAYER_PREFIX, is_layer_engine
 from conformance.engines.errors import EngineLoadError
 from conformance.engines.function import FunctionEngine
 from conformance.engines.scalar import ScalarClassEngine
@@ -50,6 +51,10 @@ def load_engine(name: str) -> Any:
         return TorchEngine()
     if name == "micrograd":
         return ScalarClassEngine(_import_attr("micrograd.engine", "Value", name), "micrograd")
+    if is_layer_engine(name):
+        from conformance.engines.layers import load_layer_engine
+
+        return load_layer_engine(name)
     if name.startswith(COMMAND_PREFIX):
         from conformance.engines.process import ProcessEngine
 
@@ -72,7 +77,7 @@ def load_engine(name: str) -> Any:
 
 def engine_file(name: str) -> tuple[Path, str] | None:
     """(file, ATTR) for an engine named `path/to/file.py:ATTR`; None for any other name."""
-    if name in BUILTIN_ENGINES or name.startswith(COMMAND_PREFIX):
+    if name in BUILTIN_ENGINES or name.startswith(COMMAND_PREFIX) or is_layer_engine(name):
         return None
     module, sep, attr = name.rpartition(":")
     if not sep or not module or not attr:
@@ -84,6 +89,16 @@ def engine_file(name: str) -> tuple[Path, str] | None:
 
 def portable_engine_name(name: str) -> str:
     """The engine's name with a file engine's path made absolute: it loads from any folder."""
+    if is_layer_engine(name):  # layers:FILE.py or layers:TABLE.toml: the file made absolute
+        target = name[len(LAYER_PREFIX) :]
+        if target.endswith((".py", ".toml")):
+            return LAYER_PREFIX + str(Path(target).resolve())
+        try:  # a module: its file, found from here, loads from any folder
+            found = importlib.util.find_spec(target) if target != "refimpl" else None
+        except (ImportError, ValueError):
+            found = None
+        origin = getattr(found, "origin", None)
+        return LAYER_PREFIX + origin if origin and origin.endswith(".py") else name
     file = engine_file(name)
     return name if file is None else f"{file[0].resolve()}:{file[1]}"
 

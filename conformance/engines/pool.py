@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from conformance.cases.generate import op_variants
 from conformance.core.options import DEFAULT_TIMEOUT, worker_memory_limit_mb
 from conformance.core.spec import GraphSpec
+from conformance.core.tensors import LayerSpec, TensorResult, is_layer_engine
 from conformance.engines import COMMAND_PREFIX, EngineLoadError, EngineResult, load_engine
 
 if TYPE_CHECKING:
@@ -90,10 +91,18 @@ def _answer(conn, engine) -> None:  # in the worker process
             conn.send(("probe", why))
             continue
         try:
-            result = engine.run(GraphSpec.from_dict(spec_dict))
+            result = engine.run(_spec_from_dict(spec_dict))
         except BaseException as exc:
             result = EngineResult(error=f"raised {_describe(exc)}")
         conn.send((index, result.to_dict()))
+
+
+def _spec_from_dict(d: dict) -> GraphSpec | LayerSpec:
+    return LayerSpec.from_dict(d) if "layer" in d else GraphSpec.from_dict(d)
+
+
+def _result_from_dict(d: dict) -> EngineResult | TensorResult:
+    return TensorResult.from_dict(d) if d.get("tensor") else EngineResult.from_dict(d)
 
 
 def _stop_engines(signum: int, frame: object) -> None:
@@ -226,7 +235,7 @@ class _Worker:
             got, data = self.conn.recv()
         except (EOFError, OSError, BrokenPipeError):
             return None
-        return EngineResult.from_dict(data) if got == index else None
+        return _result_from_dict(data) if got == index else None
 
     def kill(self) -> int | None:
         """Stop the process now; its exit code."""
@@ -282,7 +291,7 @@ class EnginePool:
         With `probe`, first ask which op variants it lacks (`self.unsupported`)."""
         worker = _Worker(self.engine)
         self.name = worker.handshake(load_timeout)
-        if probe:
+        if probe and not is_layer_engine(self.engine):  # layers: a missing one is a skip row
             worker = self._probe_all(worker, load_timeout)
         self._worker = worker
         self._thread = threading.Thread(target=self._serve_queue, daemon=True)

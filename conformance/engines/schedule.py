@@ -58,6 +58,8 @@ NOT_RUN = "not run: "
 
 def case_limit(spec: GraphSpec, timeout: float = DEFAULT_TIMEOUT) -> float:
     """The seconds one call on `spec` may take: scaled to its size, at most `timeout`."""
+    if not isinstance(spec, GraphSpec):  # a layer case: one call of a few arrays
+        return timeout
     size = (len(spec.nodes) + len(spec.leaves)) * spec.backwards
     return min(timeout, max(FLOOR, PER_NODE * size))
 
@@ -106,7 +108,7 @@ class Schedule:
         if repeated >= REPEATS:
             suite, _, op = shape.partition("/")
             return f"{NOT_RUN}{repeated} cases like it ({suite}, op {op}) timed out"
-        if fewest is not None and path_heavy(spec):
+        if fewest is not None and isinstance(spec, GraphSpec) and path_heavy(spec):
             visits = traversal_length(spec)
             if visits >= fewest:
                 return (
@@ -121,18 +123,18 @@ class Schedule:
         a failure runs it only where it is not (each step that still timed out costs a limit)."""
         with self._lock:
             seen = self._fewest_visits is not None
-        return seen and path_heavy(spec)
+        return seen and isinstance(spec, GraphSpec) and path_heavy(spec)
 
     def timed_out(self, spec: GraphSpec, shape: str, limit: float) -> str:
         """Note a timeout of `spec`; the error that says so, with the limit and a likely why."""
-        heavy = path_heavy(spec)
+        heavy = isinstance(spec, GraphSpec) and path_heavy(spec)
         visits = traversal_length(spec) if heavy else 0
         with self._lock:
             if shape:
                 self._timeouts[shape] += 1
             if heavy and (self._fewest_visits is None or visits < self._fewest_visits):
                 self._fewest_visits = visits
-        n = len(spec.nodes)
+        n = len(spec.nodes) if isinstance(spec, GraphSpec) else 0
         if limit >= self.timeout:
             text = f"timed out after {limit:g} s (--timeout; the worker was stopped)"
         else:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pandas as pd
 
 from conformance.cases.generate import op_variants
+from conformance.core.tensors import LAYERS
 from conformance.core.vocabulary import OPS
 
-__all__ = ["COVERAGE_COLUMNS", "coverage_frame"]
+__all__ = ["COVERAGE_COLUMNS", "coverage_frame", "layer_coverage_frame"]
 
 COVERAGE_COLUMNS = ["op", "form", "supported", "reason"]
 
@@ -25,4 +26,17 @@ def coverage_frame(unsupported: dict) -> pd.DataFrame:
          unsupported.get((op, pattern, param), ""))
         for op, pattern, param in op_variants()
     ]  # fmt: skip
+    return pd.DataFrame(rows, columns=COVERAGE_COLUMNS)
+
+
+def layer_coverage_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """For a layers run: one row per layer, missing where its cases were skipped as missing."""
+    rows = []
+    for layer, spec in LAYERS.items():
+        forward, backward = spec.names(layer)
+        form = forward if spec.loss else f"{forward} / {backward}"
+        mine = frame[(frame["op"] == layer) & (frame["status"] == "skip")] if len(frame) else frame
+        missing = mine[mine["detail"].str.startswith("missing: ")] if len(mine) else mine
+        reason = str(missing["detail"].iloc[0]) if len(missing) else ""
+        rows.append((layer, form, not reason, reason))
     return pd.DataFrame(rows, columns=COVERAGE_COLUMNS)

@@ -23,8 +23,10 @@ from conformance.core.options import EXIT_INTERRUPTED
 from conformance.core.records import CHECKED, COLUMNS, FAILING, PASSED, STATUSES
 from conformance.core.safetext import safe_csv_frame, safe_data, safe_frame, safe_text
 from conformance.core.spec import SCHEMA_VERSION
+from conformance.core.tensors import is_layer_engine
+from conformance.failures.layers import write_layer_failures
 from conformance.failures.reproducers import write_failures
-from conformance.report.coverage import coverage_frame
+from conformance.report.coverage import coverage_frame, layer_coverage_frame
 from conformance.report.html.page import render as render_html
 from conformance.report.junit import write_junit
 
@@ -278,6 +280,8 @@ def write_reports(
         "junit": out / "junit.xml",
     }
     failure_files = write_failures(outcome.failures, out, options.engine)
+    failure_files += write_layer_failures(getattr(outcome, "layer_failures", []), out,
+                                          options.engine)  # fmt: skip
     failure_files += list(extra_failure_files)
     written = [*REPORT_FILES]
     for f in failure_files:  # each failure's JSON and the script beside it
@@ -291,7 +295,9 @@ def write_reports(
         _atomic(paths["csv"], lambda p: write_csv(frame, p))
     summary = summarize(frame)
     _atomic(paths["summary"], lambda p: summary.to_csv(p, index=False, lineterminator="\n"))
-    coverage = safe_csv_frame(coverage_frame(outcome.unsupported), ("reason",))
+    layered = is_layer_engine(options.engine)
+    covered = layer_coverage_frame(frame) if layered else coverage_frame(outcome.unsupported)
+    coverage = safe_csv_frame(covered, ("reason",))
     paths["coverage"] = out / "coverage.csv"
     _atomic(paths["coverage"], lambda p: coverage.to_csv(p, index=False, lineterminator="\n"))
     curves = training_table(frame)  # the loss curves of the training suite, step by step

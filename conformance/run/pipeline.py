@@ -29,6 +29,7 @@ from conformance.core.spec import GraphSpec
 from conformance.engines import COMMAND_PREFIX, portable_engine_name
 from conformance.engines.pool import EnginePool, probe_capabilities
 from conformance.engines.schedule import NOT_RUN, Schedule, not_run, shape
+from conformance.failures.layers import layer_failures
 from conformance.failures.reproducers import engine_arguments, find_failures
 from conformance.failures.xfails import XfailEntry, apply_xfails
 from conformance.run.parallel import MIN_CASES_PER_JOB, check_in_parallel, one_torch_thread
@@ -60,6 +61,7 @@ class RunOutcome:
     unsupported: dict = field(default_factory=dict)  # op variants the engine lacks, with why
     broken: dict = field(default_factory=dict)  # op variants that exist but break, with what broke
     warnings: list = field(default_factory=list)  # e.g. xfail entries that match nothing
+    layer_failures: list = field(default_factory=list)  # failures.layers.LayerFailure
 
 
 def reproduce_command(options: RunOptions, case: Case) -> str:
@@ -71,7 +73,7 @@ def reproduce_command(options: RunOptions, case: Case) -> str:
     if case.suite == "graphs":
         argv += ["--seed", str(options.seed), "--cases", str(options.cases)]
         argv += ["--max-nodes", str(options.max_nodes)]
-    if case.suite == "neurons":
+    if case.suite in ("neurons", "layers"):
         argv += ["--seed", str(options.seed), "--cases", str(options.cases)]
     if case.suite == "training":
         argv += ["--seed", str(options.seed), "--steps", str(options.steps)]
@@ -185,6 +187,7 @@ class _Run:
     rows_by_case: dict[str, list[Record]] = field(default_factory=dict)
     xfailed: bool = False
     warnings: list[str] = field(default_factory=list)
+    layer_failures: list = field(default_factory=list)
 
     @property
     def finish(self) -> Finish:
@@ -352,6 +355,7 @@ def _shrink(state: _Run) -> list:
         cid: [r for r in rows if not r.detail.startswith(NOT_RUN)]
         for cid, rows in state.rows_by_case.items()
     }
+    state.layer_failures = layer_failures(state.cases, ran)
     return find_failures(state.cases, ran, judge, shrink_call)
 
 
@@ -362,6 +366,7 @@ def _outcome(state: _Run, interrupted: bool, failures: list, start: float) -> Ru
     return RunOutcome(
         frame, code, message, state.name, elapsed, interrupted, state.total, failures=failures,
         unsupported=state.unsupported, warnings=state.warnings, broken=state.broken,
+        layer_failures=state.layer_failures,
     )  # fmt: skip
 
 

@@ -41,11 +41,13 @@ def test_bad_options_give_one_line_and_exit_2(
     assert_one_line_error(proc, needle)
 
 
-def test_the_cli_lists_exactly_the_suites_that_exist() -> None:
+def test_the_cli_lists_exactly_the_suites_that_exist(conformance) -> None:
     from conformance.cases.suites import SUITES
-    from conformance.core.options import SUITE_NAMES
+    from conformance.cli.args import suites
 
-    assert tuple(SUITES) == SUITE_NAMES
+    assert suites(",".join(SUITES)) == tuple(SUITES)
+    text = " ".join(conformance("run", "--help").stdout.split())
+    assert all(name in text for name in SUITES), text
 
 
 def test_out_that_is_a_file_is_a_usage_error(

@@ -10,7 +10,14 @@ import pytest
 from conformance.cases.suites import SUITES
 from conformance.core.case import Case
 from conformance.core.numfmt import g, g_minus, pair, pair_minus
-from conformance.core.options import EXIT_FAILED, EXIT_OK, SUITE_NAMES, RunOptions
+from conformance.core.options import (
+    ALL_SUITES,
+    EXIT_FAILED,
+    EXIT_OK,
+    LAYER_SUITES,
+    SUITE_NAMES,
+    RunOptions,
+)
 from conformance.core.records import (
     CHECKED,
     COLUMNS,
@@ -118,8 +125,8 @@ def test_run_options_refuse_a_wrong_type_naming_the_option(key: str, value: obje
 
 
 def test_one_list_of_suite_names() -> None:
-    assert tuple(SUITES) == SUITE_NAMES
-    assert RunOptions().suites == SUITE_NAMES
+    assert tuple(SUITES) == ALL_SUITES == SUITE_NAMES + LAYER_SUITES
+    assert RunOptions().suites == SUITE_NAMES  # the scalar suites; a layer engine gets LAYER_SUITES
 
 
 def test_merge_keeps_every_option_field(tmp_path) -> None:

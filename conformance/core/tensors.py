@@ -1,0 +1,211 @@
+"""Tensor cases as plain data: which layer, the inputs' shapes, its settings, and a seed that
+gives every input's values (numpy, no torch), so any process rebuilds the same arrays."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["LAYERS", "Layer", "LayerSpec", "TensorResult", "is_layer_engine"]
+
+LAYER_PREFIX = "layers:"  # an engine named layers:FILE_OR_MODULE is a module of layer functions
+
+
+def is_layer_engine(name: str) -> bool:
+    """Whether the engine called `name` is a module of layer functions."""
+    return name.startswith(LAYER_PREFIX)
+
+
+@dataclass(frozen=True)
+class Layer:
+    """What a layer takes and gives: its inputs in the forward's order (x first), the gradients
+    its backward returns, the name of its settings dict (None: it takes none), and whether it
+    is a loss: `NAME(x, y) -> (loss, dx)` with no separate backward."""
+
+    inputs: tuple[str, ...]
+    grads: tuple[str, ...]
+    param: str | None = None
+    loss: bool = False
+    forward: str = ""  # the conventional function names; empty: NAME_forward / NAME_backward
+    backward: str = ""
+
+    def names(self, layer: str) -> tuple[str, str]:
+        """The conventional (forward, backward) function names; a loss has one function."""
+        if self.loss:
+            return self.forward or layer, ""
+        return self.forward or f"{layer}_forward", self.backward or f"{layer}_backward"
+
+
+LAYERS: dict[str, Layer] = {
+    "affine": Layer(("x", "w", "b"), ("dx", "dw", "db")),
+    "relu": Layer(("x",), ("dx",)),
+    "leaky_relu": Layer(("x",), ("dx",), "lrelu_param"),
+    "sigmoid": Layer(("x",), ("dx",)),
+    "tanh": Layer(("x",), ("dx",)),
+    "softmax_loss": Layer(("x", "y"), ("dx",), loss=True),
+    "svm_loss": Layer(("x", "y"), ("dx",), loss=True),
+    "mse_loss": Layer(("x", "y"), ("dx",), loss=True),
+    "batchnorm": Layer(("x", "gamma", "beta"), ("dx", "dgamma", "dbeta"), "bn_param"),
+    "layernorm": Layer(("x", "gamma", "beta"), ("dx", "dgamma", "dbeta"), "ln_param"),
+    "dropout": Layer(("x",), ("dx",), "dropout_param"),
+    "conv": Layer(
+        ("x", "w", "b"),
+        ("dx", "dw", "db"),
+        "conv_param",
+        forward="conv_forward_naive",
+        backward="conv_backward_naive",
+    ),
+    "max_pool": Layer(
+        ("x",),
+        ("dx",),
+        "pool_param",
+        forward="max_pool_forward_naive",
+        backward="max_pool_backward_naive",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """One layer case: `shapes` of the inputs, `config` (the settings dict's numbers), and the
+    `seed` every value is drawn from; `values` pins some inputs instead (the fixed cases)."""
+
+    layer: str
+    shapes: tuple[tuple[str, tuple[int, ...]], ...]
+    config: tuple[tuple[str, float | int | str], ...] = ()
+    seed: int = 0
+    values: tuple[tuple[str, tuple[float, ...]], ...] = ()
+    shift: float = 0.0  # added to x: batch norm's statistics are not those of N(0, 1)
+    dtype: str = "float64"
+
+    def shape_of(self, name: str) -> tuple[int, ...]:
+        """The shape of input `name`."""
+        return dict(self.shapes)[name]
+
+    def settings(self) -> dict:
+        """The layer's settings dict, fresh (an engine may write into it)."""
+        return dict(self.config)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Every input, and `dout` (the upstream gradient, never all ones) for layers that are
+        not losses: the same arrays in every process, for the same spec."""
+        rng = np.random.default_rng(self.seed)
+        pinned = dict(self.values)
+        out: dict[str, np.ndarray] = {}
+        for name, shape in self.shapes:
+            if name == "y" and self.layer in ("softmax_loss", "svm_loss"):
+                classes = self.shape_of("x")[1]
+                drawn = rng.integers(0, classes, size=shape)
+                out[name] = np.asarray(pinned[name], dtype=np.int64).reshape(shape) if (
+                    name in pinned
+                ) else drawn  # fmt: skip
+                continue
+            drawn = rng.standard_normal(shape)
+            if name == "x":
+                drawn = drawn + self.shift
+            if name == "gamma":
+                drawn = 1.0 + 0.5 * drawn  # a scale near 1, as trained networks have
+            if name in pinned:
+                drawn = np.asarray(pinned[name], dtype=np.float64).reshape(shape)
+            out[name] = drawn
+        if self.layer == "batchnorm":
+            d = self.shape_of("x")[1]
+            out["running_mean"] = np.asarray(pinned.get("running_mean", rng.standard_normal(d)))
+            out["running_var"] = np.asarray(pinned.get("running_var", 1 + rng.random(d)))
+        if not LAYERS[self.layer].loss:
+            shape = self.out_shape()
+            dout = rng.standard_normal(shape)
+            out["dout"] = np.asarray(pinned["dout"]).reshape(shape) if "dout" in pinned else dout
+        return out
+
+    def out_shape(self) -> tuple[int, ...]:
+        """The shape of the layer's output."""
+        x = self.shape_of("x")
+        c = dict(self.config)
+        if self.layer == "affine":
+            return (x[0], self.shape_of("w")[1])
+        if self.layer == "conv":
+            f, _, hh, ww = self.shape_of("w")
+            s, p = int(c["stride"]), int(c["pad"])
+            return (x[0], f, 1 + (x[2] + 2 * p - hh) // s, 1 + (x[3] + 2 * p - ww) // s)
+        if self.layer == "max_pool":
+            ph, pw, s = int(c["pool_height"]), int(c["pool_width"]), int(c["stride"])
+            return (x[0], x[1], 1 + (x[2] - ph) // s, 1 + (x[3] - pw) // s)
+        if LAYERS[self.layer].loss:
+            return ()
+        return x
+
+    def to_dict(self) -> dict:
+        """Plain data; `from_dict` reads it back."""
+        d: dict = {
+            "layer": self.layer,
+            "shapes": {name: list(shape) for name, shape in self.shapes},
+            "config": dict(self.config),
+            "seed": self.seed,
+        }
+        if self.values:
+            d["values"] = {name: list(v) for name, v in self.values}
+        if self.shift:
+            d["shift"] = self.shift
+        if self.dtype != "float64":
+            d["dtype"] = self.dtype
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> LayerSpec:
+        """Read what `to_dict` wrote; ValueError says what is wrong."""
+        try:
+            layer = str(d["layer"])
+            if layer not in LAYERS:
+                raise ValueError(f"unknown layer {layer!r}: one of {', '.join(LAYERS)}")
+            return cls(
+                layer=layer,
+                shapes=tuple((str(k), tuple(int(n) for n in v)) for k, v in d["shapes"].items()),
+                config=tuple((str(k), v) for k, v in d.get("config", {}).items()),
+                seed=int(d.get("seed", 0)),
+                values=tuple(
+                    (str(k), tuple(float(x) for x in v)) for k, v in d.get("values", {}).items()
+                ),
+                shift=float(d.get("shift", 0.0)),
+                dtype=str(d.get("dtype", "float64")),
+            )
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise ValueError(f"not a layer spec: {type(exc).__name__}: {exc}") from None
+
+    def case_id(self) -> str:
+        """A stable id: the layer's name and a hash of the canonical JSON."""
+        text = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return f"{self.layer}-" + hashlib.sha256(text.encode()).hexdigest()[:10]
+
+
+@dataclass(frozen=True)
+class TensorResult:
+    """What a layer engine gave for one spec: the output (or the loss), each gradient by name
+    (`dx`, `dw`, ...), what it wrote into its settings (`extra`: running statistics), or why
+    there is nothing (`error`: it raised or returned garbage; `skip`: the layer is missing)."""
+
+    out: object = None
+    grads: dict = field(default_factory=dict)
+    extra: dict = field(default_factory=dict)
+    error: str | None = None
+    skip: str | None = None
+
+    def to_dict(self) -> dict:
+        """Plain data for the pipe: arrays stay numpy arrays (they pickle)."""
+        return {
+            "tensor": True,
+            "out": self.out,
+            "grads": self.grads,
+            "extra": self.extra,
+            "error": self.error,
+            "skip": self.skip,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TensorResult:
+        """Read back what `to_dict` wrote."""
+        return cls(d.get("out"), d.get("grads") or {}, d.get("extra") or {}, d.get("error"),
+                   d.get("skip"))  # fmt: skip

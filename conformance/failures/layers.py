@@ -1,0 +1,144 @@
+"""Reproducers of layer failures: for each distinct failure (layer, tensor, check, status), the
+failing case with the smallest inputs, written as JSON and as a script that runs from any folder
+and prints the engine's and torch's arrays side by side, element by element."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from conformance.core.case import Case
+from conformance.core.records import FAILING, WRONG, Record
+from conformance.engines import portable_engine_name
+
+__all__ = ["LAYER_FAILURE_KIND", "LayerFailure", "layer_failures", "write_layer_failures"]
+
+LAYER_FAILURE_KIND = "conformance-layer-failure"
+
+
+@dataclass(frozen=True)
+class LayerFailure:
+    """A distinct layer failure: its key, the smallest case that shows it, and its rows."""
+
+    key: tuple[str, str, str, str]  # (layer, tensor, check, status)
+    case: Case
+    rows: tuple[Record, ...]
+
+
+def _size(case: Case) -> int:
+    return sum(int(np.prod(shape)) for _, shape in case.spec.shapes)  # type: ignore[attr-defined]
+
+
+def layer_failures(cases: Sequence[Case], rows_by_case: dict[str, list[Record]]) -> list:
+    """One failure per (layer, tensor, check, status), from the smallest case that has it."""
+    best: dict[tuple, tuple[int, int, Case, tuple[Record, ...]]] = {}
+    for order, case in enumerate(cases):
+        if case.kind != "layer":
+            continue
+        rows = tuple(r for r in rows_by_case.get(case.case_id, []) if r.status in WRONG)
+        for r in rows:
+            key = (case.op, r.node, r.check, str(r.status))
+            size = _size(case)
+            if key not in best or (size, order) < best[key][:2]:
+                best[key] = (size, order, case, rows)
+    found = sorted(best.items(), key=lambda item: item[1][1])
+    return [LayerFailure(key, case, rows) for key, (_, _, case, rows) in found]
+
+
+def write_layer_failures(failures: Sequence[LayerFailure], out: Path, engine: str) -> list[Path]:
+    """DIR/failures/<case>.json and <case>.py for each failure's case (once a case)."""
+    if not failures:
+        return []
+    folder = out / "failures"
+    folder.mkdir(parents=True, exist_ok=True)
+    engine = portable_engine_name(engine)
+    run_folder = str(Path.cwd())
+    paths: list[Path] = []
+    for f in failures:
+        path = folder / f"{f.case.case_id}.json"
+        if path in paths:
+            continue
+        rows = [r for r in f.rows if r.status in FAILING]
+        data = {
+            "kind": LAYER_FAILURE_KIND,
+            "engine": engine,
+            "run_folder": run_folder,
+            "case": f.case.case_id,
+            "suite": f.case.suite,
+            "layer": f.key[0],
+            "tensor": f.key[1],
+            "check": f.key[2],
+            "status": f.key[3],
+            "hint": rows[0].hint if rows else "",
+            "spec": f.case.spec.to_dict(),
+            "rows": [
+                {
+                    "check": r.check,
+                    "node": r.node,
+                    "status": r.status,
+                    "detail": r.detail,
+                    "hint": r.hint,
+                }
+                for r in rows
+            ],
+            "reproduce": f.case.reproduce,
+        }
+        path.write_text(json.dumps(data, indent=2) + "\n")
+        path.with_suffix(".py").write_text(_script(f, engine, run_folder, data))
+        paths.append(path)
+    return paths
+
+
+def _script(f: LayerFailure, engine: str, run_folder: str, data: dict) -> str:
+    title = (
+        f"Reproduce {f.key[3]} of {f.key[1]} ({f.key[2]}) of layer {f.key[0]} for engine "
+        f"{engine}: case {f.case.case_id}, the smallest that shows it."
+    )
+    return f'''"""{title}
+
+Run it from any folder: python {f.case.case_id}.py
+"""
+
+import sys
+
+import numpy as np
+
+sys.path.insert(0, {run_folder!r})  # where the run started: a module engine is found there
+
+from conformance.checks.layers import check_layer  # noqa: E402
+from conformance.core.case import Case  # noqa: E402
+from conformance.core.tensors import LayerSpec  # noqa: E402
+from conformance.engines.layers import load_layer_engine  # noqa: E402
+from conformance.oracles.layers import layer_reference  # noqa: E402
+
+ENGINE = {engine!r}
+SPEC = LayerSpec.from_dict({json.dumps(data["spec"])})
+
+np.set_printoptions(precision=17, linewidth=120)
+arrays = SPEC.arrays()
+for name, value in arrays.items():
+    print(f"{{name}} =\\n{{value}}\\n")
+result = load_layer_engine(ENGINE).run(SPEC)
+if result.error or result.skip:
+    print(result.error or result.skip)
+    raise SystemExit(1)
+case = Case("layers", {f.case.case_id!r}, SPEC, SPEC.layer, kind="layer")
+rows = check_layer(case, ENGINE, result, None)
+mask = result.out / arrays["x"] if SPEC.layer == "dropout" else np.ones_like(arrays["x"])
+reference = layer_reference(SPEC, arrays, mask)
+for row in rows:
+    if row.status == "pass":
+        continue
+    print(f"{{row.check}} {{row.node}}: {{row.status}}: {{row.detail}}")
+    if row.hint:
+        print(f"  hint: {{row.hint}}")
+    want = reference.grads.get(row.node, reference.out if row.check == "value" else None)
+    got = result.grads.get(row.node, result.out if row.check == "value" else None)
+    if want is not None and got is not None:
+        print(f"  engine:\\n{{np.asarray(got)}}\\n  torch:\\n{{want}}\\n")
+raise SystemExit(1 if any(r.status in ("fail", "error") for r in rows) else 0)
+'''

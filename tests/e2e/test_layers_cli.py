@@ -1,0 +1,93 @@
+"""`run --engine layers:...` from the command line: the layers suite, its reports and exit codes,
+reproducers that run from any folder, a layer table for other names, and one-line errors."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tests.helpers import ROOT
+
+BUGGY = "layers:tests.engines.layer_zoo.bias_not_summed"
+
+
+def test_refimpl_layers_pass_strict_and_the_csv_is_the_same_in_parallel(
+    conformance, tmp_path: Path
+) -> None:
+    one = conformance("run", "--engine", "layers:refimpl", "--strict", "--cases", "400",
+                      "--jobs", "1", "--out", str(tmp_path / "one"))  # fmt: skip
+    assert one.returncode == 0, one.stdout + one.stderr
+    assert "PASS (gradients correct)" in one.stdout
+    meta = json.loads((tmp_path / "one" / "run.json").read_text())
+    assert meta["options"]["suites"] == ["layers"]
+    two = conformance("run", "--engine", "layers:refimpl", "--strict", "--cases", "400",
+                      "--jobs", "2", "--out", str(tmp_path / "two"))  # fmt: skip
+    assert two.returncode == 0
+    first = (tmp_path / "one" / "conformance.csv").read_bytes()
+    assert first == (tmp_path / "two" / "conformance.csv").read_bytes()
+    frame = pd.read_csv(tmp_path / "one" / "conformance.csv")
+    assert set(frame["suite"]) == {"layers"} and (frame["status"] == "pass").all()
+
+
+def test_a_buggy_layer_fails_with_its_hint_and_a_reproducer_that_runs_anywhere(
+    conformance, tmp_path: Path
+) -> None:
+    out = tmp_path / "r"
+    proc = conformance("run", "--engine", BUGGY, "--cases", "160", "--out", str(out))
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    frame = pd.read_csv(out / "conformance.csv", keep_default_na=False)
+    bad = frame[frame["status"] == "fail"]
+    assert set(bad["node"]) == {"db"} and bad["hint"].str.contains("summed over the batch").all()
+    (script,) = (out / "failures").glob("*.py")
+    data = json.loads(script.with_suffix(".json").read_text())
+    assert data["layer"] == "affine" and data["tensor"] == "db"
+    ran = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True,
+                         text=True, timeout=120)  # fmt: skip
+    assert ran.returncode == 1 and "grad db: fail: db has shape" in ran.stdout, ran.stderr
+    # The row's reproduce command reruns exactly its case.
+    argv = shlex.split(bad.iloc[0]["reproduce"])
+    again = conformance(*argv[3:-2], "--out", str(tmp_path / "again"), *argv[-2:])
+    rows = pd.read_csv(tmp_path / "again" / "conformance.csv")
+    assert again.returncode == 1 and set(rows["case"]) == {bad.iloc[0]["case"]}
+
+
+def test_a_layer_table_maps_other_names_and_argument_orders(conformance, tmp_path: Path) -> None:
+    (tmp_path / "mine.py").write_text(
+        "from refimpl.layers import *  # noqa\n"
+        "import refimpl.layers as r\n"
+        "def fc_forward(w, x, b):\n    return r.affine_forward(x, w, b)\n"
+        "def fc_backward(dout, cache):\n"
+        "    dx, dw, db = r.affine_backward(dout, cache)\n    return dw, dx, db\n"
+    )
+    (tmp_path / "map.toml").write_text(
+        'module = "mine.py"\n[affine]\nforward = "fc_forward"\nbackward = "fc_backward"\n'
+        'args = ["w", "x", "b"]\n'
+    )
+    proc = conformance("run", "--engine", f"layers:{tmp_path / 'map.toml'}", "--cases", "160",
+                       "--strict", "--out", str(tmp_path / "o"))  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    frame = pd.read_csv(tmp_path / "o" / "conformance.csv")
+    assert (frame[frame["op"] == "affine"]["status"] == "pass").all()
+
+
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["--engine", "layers:nowhere.py"], "no such file"),
+        (["--engine", "layers:refimpl", "--suite", "graphs"], "a layer engine runs the layers"),
+        (["--suite", "layers"], "--engine layers:FILE.py"),
+        (["--engine", "layers:refimpl", "--dtype", "float32"], "float64 so far"),
+        (["--engine", "layers:json"], "none of the layer functions"),
+    ],
+)
+def test_bad_layer_options_are_one_line(conformance, tmp_path: Path, args, needle) -> None:
+    proc = conformance("run", *args, "--out", str(tmp_path / "o"), cwd=ROOT)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0], proc.stderr
