@@ -163,9 +163,8 @@ def _shape_message(spec: LayerSpec, name: str, got: tuple, want: tuple) -> tuple
         )
     elif summed and got == (1, *want):
         hint = (
-            f"{name} must have {of}'s shape: the sum over the rows, dout.sum(axis=0), without "
-            "keepdims (a batch of one row shows it too: this one was not summed over the batch, "
-            "or kept the summed axis)"
+            f"{name} must have {of}'s shape {_shape(want)}: sum over the batch's rows, "
+            "dout.sum(axis=0), without keepdims"
         )
     elif got == (1, *want) or got == (*want, 1):
         hint = f"a kept axis: sum without keepdims, or reshape {name} to {_shape(want)}"

@@ -146,7 +146,8 @@ def print_outcome(
                 say(f"  ... and {len(frame) - 5} more {title} rows")
     for warning in outcome.warnings:
         print(safe_text(f"conformance: warning: {warning}"), file=sys.stderr)
-    for line in finding_lines(getattr(outcome, "failures", ())):
+    found = [*getattr(outcome, "failures", ()), *getattr(outcome, "layer_failures", ())]
+    for line in finding_lines(found):
         say(safe_text(line))
     for line in difference_lines(outcome.frame):
         say(line)
@@ -177,8 +178,15 @@ def finding_lines(failures) -> list[str]:
     """The first distinct failures in a sentence each: the op to blame and why, or what broke."""
     lines = []
     for f in list(failures)[:MAX_FINDINGS]:
-        blame, _, status = f.key
         bad = [r for r in f.rows if r.status in FAILING]
+        if len(f.key) == 4:  # a layer failure: (layer, tensor, check, status)
+            layer, tensor, _, status = f.key
+            mine = [r for r in bad if r.node == tensor] or bad
+            why = next((r.hint for r in mine if r.hint), "") or (mine[0].detail if mine else "")
+            why = why if len(why) <= 160 else why[:159] + "…"
+            lines.append(f"  {'wrong' if status == 'fail' else status} {layer} {tensor}: {why}")
+            continue
+        blame, _, status = f.key
         why = next((r.hint for r in bad if r.hint), "") or (bad[0].detail if bad else "")
         why = why if len(why) <= 160 else why[:159] + "…"
         what = "wrong" if status == "fail" else status
