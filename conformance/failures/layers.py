@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
-from conformance.core.case import Case
+from conformance.core.case import Case, EngineCall
 from conformance.core.records import FAILING, WRONG, Record
 from conformance.engines import portable_engine_name
+from conformance.oracles.layers import layer_reference
 
 __all__ = ["LAYER_FAILURE_KIND", "LayerFailure", "layer_failures", "write_layer_failures"]
 
@@ -27,14 +28,23 @@ class LayerFailure:
     key: tuple[str, str, str, str]  # (layer, tensor, check, status)
     case: Case
     rows: tuple[Record, ...]
+    # |engine − torch| ÷ tolerance of the failing tensor, element by element, as rows × columns
+    # (the first axis, then the others flattened): what the page draws. None where there is no
+    # such picture (an error, a wrong shape, or the engine was not run again).
+    heat: tuple[tuple[float, ...], ...] | None = None
+    shape: tuple[int, ...] = ()
 
 
 def _size(case: Case) -> int:
     return sum(int(np.prod(shape)) for _, shape in case.spec.shapes)  # type: ignore[attr-defined]
 
 
-def layer_failures(cases: Sequence[Case], rows_by_case: dict[str, list[Record]]) -> list:
-    """One failure per (layer, tensor, check, status), from the smallest case that has it."""
+def layer_failures(
+    cases: Sequence[Case], rows_by_case: dict[str, list[Record]], call: EngineCall | None = None
+) -> list:
+    """One failure per (layer, tensor, check, status), from the smallest case that has it; with
+    `call` (the engine once more, on that case), each with its tensor's errors element by
+    element."""
     best: dict[tuple, tuple[int, int, Case, tuple[Record, ...]]] = {}
     for order, case in enumerate(cases):
         if case.kind != "layer":
@@ -46,7 +56,48 @@ def layer_failures(cases: Sequence[Case], rows_by_case: dict[str, list[Record]])
             if key not in best or (size, order) < best[key][:2]:
                 best[key] = (size, order, case, rows)
     found = sorted(best.items(), key=lambda item: item[1][1])
-    return [LayerFailure(key, case, rows) for key, (_, _, case, rows) in found]
+    failures = [LayerFailure(key, case, rows) for key, (_, _, case, rows) in found]
+    if call is None:
+        return failures
+    results: dict[str, object] = {}
+    out = []
+    for f in failures:
+        if f.key[2] not in ("grad", "value") or f.key[3] != "fail":
+            out.append(f)
+            continue
+        if f.case.case_id not in results:
+            results[f.case.case_id] = call(f.case.spec)  # type: ignore[arg-type]
+        out.append(_with_heat(f, results[f.case.case_id]))
+    return out
+
+
+def _with_heat(f: LayerFailure, result) -> LayerFailure:
+    """`f` with its tensor's errors in tolerance units (inf where no rounding can explain any)."""
+    spec = f.case.spec
+    got = result.grads.get(f.key[1]) if f.key[2] == "grad" else getattr(result, "out", None)
+    if getattr(result, "error", None) or not isinstance(got, np.ndarray):
+        return f
+    try:
+        arrays = spec.arrays()  # type: ignore[attr-defined]
+        x, mask = arrays["x"], None
+        if spec.layer == "dropout":  # type: ignore[attr-defined]
+            out = getattr(result, "out", None)
+            mask = out / x if isinstance(out, np.ndarray) and out.shape == x.shape else None
+        ref = layer_reference(spec, arrays, mask if mask is not None else np.ones_like(x))
+    except Exception:
+        return f
+    want, tol = (
+        (ref.grads[f.key[1]], ref.tols[f.key[1]]) if f.key[2] == "grad" else (ref.out, ref.out_tol)
+    )
+    if got.shape != want.shape or want.ndim == 0:
+        return f
+    diff = np.abs(got - want)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        units = np.where(tol > 0, diff / tol, np.where(diff > 0, np.inf, 0.0))
+    units = np.where(np.isnan(units), np.inf, units)
+    grid = units.reshape(units.shape[0], -1) if units.ndim > 1 else units.reshape(1, -1)
+    heat = tuple(tuple(float(v) for v in row) for row in grid)
+    return replace(f, heat=heat, shape=tuple(want.shape))
 
 
 def write_layer_failures(failures: Sequence[LayerFailure], out: Path, engine: str) -> list[Path]:

@@ -355,7 +355,7 @@ def _shrink(state: _Run) -> list:
         cid: [r for r in rows if not r.detail.startswith(NOT_RUN)]
         for cid, rows in state.rows_by_case.items()
     }
-    state.layer_failures = layer_failures(state.cases, ran)
+    state.layer_failures = layer_failures(state.cases, ran, call)
     return find_failures(state.cases, ran, judge, shrink_call)
 
 

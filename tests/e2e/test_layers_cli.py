@@ -4,6 +4,7 @@ reproducers that run from any folder, a layer table for other names, and one-lin
 from __future__ import annotations
 
 import json
+import math
 import shlex
 import subprocess
 import sys
@@ -43,7 +44,8 @@ def test_a_buggy_layer_fails_with_its_hint_and_a_reproducer_that_runs_anywhere(
     assert proc.returncode == 1, proc.stdout + proc.stderr
     frame = pd.read_csv(out / "conformance.csv", keep_default_na=False)
     bad = frame[frame["status"] == "fail"]
-    assert set(bad["node"]) == {"db"} and bad["hint"].str.contains("summed over the batch").all()
+    assert set(bad["node"]) == {"db"}
+    assert bad["hint"].str.contains("dout.sum(axis=0)", regex=False).all()
     (script,) = (out / "failures").glob("*.py")
     data = json.loads(script.with_suffix(".json").read_text())
     assert data["layer"] == "affine" and data["tensor"] == "db"
@@ -91,3 +93,21 @@ def test_bad_layer_options_are_one_line(conformance, tmp_path: Path, args, needl
     assert proc.returncode == 2, proc.stdout + proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and needle in lines[0], proc.stderr
+
+
+def test_the_page_draws_a_heatmap_of_each_failing_gradient(conformance, tmp_path: Path) -> None:
+    out = tmp_path / "h"
+    proc = conformance("run", "--engine", "layers:tests.engines.layer_zoo.dropout_no_scale",
+                       "--cases", "160", "--out", str(out))  # fmt: skip
+    assert proc.returncode == 1
+    page = (out / "conformance.html").read_text()
+    assert 'id="layers"' in page and "the backward forgets the 1/p scale" in page
+    svg = page[page.index("dx: |engine − torch| ÷ tolerance") :]
+    svg = svg[: svg.index("</svg>")]
+    frame = pd.read_csv(out / "conformance.csv", keep_default_na=False)
+    (data,) = [json.loads(p.read_text()) for p in (out / "failures").glob("*.json")]
+    row = frame[(frame["case"] == data["case"]) & (frame["node"] == "dx")].iloc[0]
+    failing = int(row["detail"].split(": ")[1].split(" of ")[0])
+    cells = svg.count("<rect") - 5  # the legend's five keys
+    assert cells == math.prod(json.loads(json.dumps(data["spec"]["shapes"]["x"])))
+    assert svg.count('fill="#8e1519"><title>') == failing  # each wrong element, dark red

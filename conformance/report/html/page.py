@@ -45,6 +45,7 @@ from conformance.report.html.charts import (
     number,
 )
 from conformance.report.html.graph import MAX_DRAWN_NODES, draw_graph
+from conformance.report.html.heatmap import heatmap
 from conformance.report.html.neurons import seed_example
 
 __all__ = ["CSP", "ENVIRONMENT", "MAX_ROWS", "Section", "render", "sections"]
@@ -314,6 +315,29 @@ def _failures_section(failures: Sequence, paths: Sequence[str], engine: str) -> 
     return [c for c in cards if c]
 
 
+def _layers_section(layer_failures: Sequence) -> list[dict] | None:
+    """A card per distinct layer failure, with the heatmap of its tensor where there is one."""
+    cards = []
+    for f in layer_failures:
+        layer, tensor, check, status = f.key
+        rows = [r for r in f.rows if r.status in ("fail", "error", "xpass")]
+        mine = [r for r in rows if r.node == tensor] or rows
+        hint = next((r.hint for r in mine if r.hint), "")
+        shapes = ", ".join(
+            f"{name} {'×'.join(str(n) for n in shape)}" for name, shape in f.case.spec.shapes
+        )
+        svg = None
+        if f.heat:
+            title = f"{tensor}: |engine − torch| ÷ tolerance, shape {tuple(f.shape)}"
+            svg = _svg(heatmap(f.heat, f.shape, title))
+        cards.append({
+            "layer": layer, "tensor": tensor, "check": check, "status": status,
+            "case": f.case.case_id, "shapes": shapes, "hint": hint, "rows": mine[:6],
+            "svg": svg, "reproduce": f.case.reproduce,
+        })  # fmt: skip
+    return cards or None
+
+
 def _training_section(frame: pd.DataFrame) -> dict | None:
     """Per training case, the engine's loss curve over torch's, and the verdict in words."""
     table = training_table(frame) if len(frame) else pd.DataFrame()
@@ -394,6 +418,7 @@ def sections(
     meta: dict,
     failures: Sequence = (),
     comparison=None,
+    layer_failures: Sequence = (),
 ) -> list[Section]:
     """The page's sections, top to bottom, leaving out those with nothing to say: the
     navigation and the body are both made from this list."""
@@ -409,6 +434,7 @@ def sections(
         Section("glance", "at a glance", "glance.html.j2", glance),
         Section("", "", "neurons.html.j2", seed),
         Section("failures", "failures", "failures.html.j2", cards or None),
+        Section("layers", "layers", "layers.html.j2", _layers_section(layer_failures)),
         Section("differences", "differences", "differences.html.j2", _differences_section(frame)),
         Section("training", "training", "training.html.j2", _training_section(frame)),
         Section("coverage", "coverage", "coverage.html.j2", meta.get("unsupported") or None),
@@ -443,6 +469,7 @@ def render(
     meta: dict,
     failures: Sequence = (),
     comparison=None,
+    layer_failures: Sequence = (),
 ) -> str:
     """The whole page. `failures` are reproducers.Failure objects, in the order of
     `meta["failures"]` (their JSON paths); `comparison` a baseline.Comparison, or None."""
@@ -450,5 +477,5 @@ def render(
         csp=Markup(CSP),  # a constant: its quotes are the policy's own
         meta=meta,
         header=_header(meta),
-        sections=sections(frame, summary, meta, failures, comparison),
+        sections=sections(frame, summary, meta, failures, comparison, layer_failures),
     )
