@@ -27,7 +27,9 @@ and the finite differences', and what each gradient says about moving its variab
 Allowed: numbers, names, + - * / **, unary -, exp log tanh sigmoid relu leaky_relu.
 An expression that starts with - goes last, after --."""
 EXAMPLE = """example: python -m conformance check "(y - (h*w1 + k*w2 + b))**2" \\
-  --at h=1,k=-3,y=10,w1=5,w2=-1,b=3"""
+  --at h=1,k=-3,y=10,w1=5,w2=-1,b=3
+a layer: python -m conformance check --layer affine --shapes x=4x5,w=5x3 \\
+  --engine layers:my_layers.py"""
 
 
 def add_check_parser(sub, epilog: str, timeout_type) -> None:
@@ -36,7 +38,25 @@ def add_check_parser(sub, epilog: str, timeout_type) -> None:
         "check", help="check one expression's gradients at a point", description=DESCRIPTION,
         epilog=f"{EXAMPLE}\n\n{epilog}", formatter_class=argparse.RawDescriptionHelpFormatter,
     )  # fmt: skip
-    c.add_argument("expr", metavar="EXPR", help="the expression, quoted: L = EXPR")
+    c.add_argument(
+        "expr", metavar="EXPR", nargs="?", default=None,
+        help="the expression, quoted: L = EXPR (or --layer)",
+    )  # fmt: skip
+    c.add_argument(
+        "--layer", default=None, metavar="NAME",
+        help="check one layer of a layer engine instead: affine, relu, batchnorm, conv, ...",
+    )  # fmt: skip
+    c.add_argument(
+        "--shapes", action="append", default=[], metavar="NAME=AxB,...",
+        help="with --layer: input shapes (x=4x5,w=5x3); the others follow",
+    )  # fmt: skip
+    c.add_argument(
+        "--config", action="append", default=[], metavar="NAME=VALUE,...",
+        help="with --layer: its settings (stride=2,pad=1; alpha=0.1; p=0.5)",
+    )  # fmt: skip
+    c.add_argument(
+        "--seed", type=int, default=0, metavar="N", help="with --layer: the inputs' seed"
+    )
     c.add_argument(
         "--at", action="append", default=[], metavar="NAME=VALUE,...",
         help="the value of every variable (repeatable)",
@@ -99,6 +119,16 @@ def _json_number(x: float | None) -> float | str | None:
 
 def check_command(args: argparse.Namespace) -> int:
     """Run `check`; the exit code as for `run` (0 pass, 1 fail or error, 2 bad input)."""
+    if (args.layer is None) == (args.expr is None):
+        print("conformance: error: give an expression or --layer NAME (not both)", file=sys.stderr)
+        return EXIT_USAGE
+    if args.layer is not None:
+        from conformance.cli.check_layer import check_layer_command
+
+        return check_layer_command(args)
+    if args.shapes or args.config:
+        print("conformance: error: --shapes and --config go with --layer", file=sys.stderr)
+        return EXIT_USAGE
     try:
         expression = parse_expression(args.expr)
         values = parse_at(args.at)

@@ -111,3 +111,34 @@ def test_the_page_draws_a_heatmap_of_each_failing_gradient(conformance, tmp_path
     cells = svg.count("<rect") - 5  # the legend's five keys
     assert cells == math.prod(json.loads(json.dumps(data["spec"]["shapes"]["x"])))
     assert svg.count('fill="#8e1519"><title>') == failing  # each wrong element, dark red
+
+
+def test_check_layer_is_one_quick_look(conformance, tmp_path: Path) -> None:
+    ok = conformance("check", "--layer", "affine", "--shapes", "x=4x5,w=5x3")
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout.startswith("layer affine: x 4×5, w 5×3, b 3; engine layers:refimpl")
+    assert "grad dw    pass" in ok.stdout
+    bad = conformance("check", "--layer", "affine", "--shapes", "x=4x5,w=5x3", "--engine", BUGGY)
+    assert bad.returncode == 1
+    assert "db has shape (4, 3), but b has shape (3,)" in bad.stdout
+    assert "not summed over the batch" in bad.stdout
+
+
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["--layer", "affine", "--shapes", "x=4x5,w=6x3"], "the shapes do not fit affine"),
+        (["--layer", "affin"], "unknown layer 'affin'"),
+        (["--layer", "relu", "--shapes", "q=3"], "relu has no input q"),
+        (["--layer", "relu", "--shapes", "x=3xa"], "not a shape like 4x5"),
+        (["--layer", "conv", "--config", "strid=2"], "conv has no setting 'strid'"),
+        ([], "give an expression or --layer"),
+        (["a*b", "--at", "a=1,b=2", "--shapes", "x=2"], "go with --layer"),
+        (["--layer", "relu", "--engine", "micrograd"], "needs a layer engine"),
+    ],
+)
+def test_bad_check_layer_input_is_one_line(conformance, args, needle) -> None:
+    proc = conformance("check", *args)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0], proc.stderr
