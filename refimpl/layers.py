@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = [
+    "TwoLayerNet",
     "affine_backward",
     "affine_forward",
     "batchnorm_backward",
@@ -294,3 +295,42 @@ def max_pool_backward_naive(dout, cache):
             ni, ci = np.meshgrid(np.arange(n), np.arange(c), indexing="ij")
             dx[ni, ci, i * stride + r, j * stride + s] += dout[:, :, i, j]
     return dx
+
+
+# --- a whole model: the layers above, chained, with the loss and every gradient at once ----------
+
+
+class TwoLayerNet:
+    """affine - relu - affine - softmax, with L2 regularisation 0.5 · reg · (ΣW1² + ΣW2²).
+
+    `params` holds W1 (D, H), b1 (H,), W2 (H, C), b2 (C,); `loss(X, y)` returns the loss and a
+    dict of gradients with the same keys: the forward pass keeps each layer's cache, and the
+    backward pass hands each layer the gradient of the layer after it.
+    """
+
+    def __init__(self, input_dim=3 * 32 * 32, hidden_dim=100, num_classes=10, weight_scale=1e-3,
+                 reg=0.0, seed=0):  # fmt: skip
+        rng = np.random.default_rng(seed)
+        self.reg = reg
+        self.params = {
+            "W1": weight_scale * rng.standard_normal((input_dim, hidden_dim)),
+            "b1": np.zeros(hidden_dim),
+            "W2": weight_scale * rng.standard_normal((hidden_dim, num_classes)),
+            "b2": np.zeros(num_classes),
+        }
+
+    def loss(self, X, y):
+        """(loss, grads) for a batch X of N rows and its integer labels y."""
+        p = self.params
+        hidden, cache1 = affine_forward(X, p["W1"], p["b1"])
+        hidden, cache_relu = relu_forward(hidden)
+        scores, cache2 = affine_forward(hidden, p["W2"], p["b2"])
+        loss, dscores = softmax_loss(scores, y)
+        loss += 0.5 * self.reg * (np.sum(p["W1"] ** 2) + np.sum(p["W2"] ** 2))
+        dhidden, dw2, db2 = affine_backward(dscores, cache2)
+        dhidden = relu_backward(dhidden, cache_relu)
+        _, dw1, db1 = affine_backward(dhidden, cache1)
+        # The regulariser's gradient: d(0.5 · reg · ΣW²)/dW = reg · W.
+        grads = {"W1": dw1 + self.reg * p["W1"], "b1": db1, "W2": dw2 + self.reg * p["W2"]}
+        grads["b2"] = db2
+        return loss, grads

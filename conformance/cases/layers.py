@@ -14,6 +14,7 @@ __all__ = ["layer_case_count", "layer_cases"]
 
 # Random cases per layer: one for every CASES_PER_LAYER of --cases (2000: 50 a layer).
 CASES_PER_LAYER = 40
+TRAIN_STEPS = 5  # SGD steps of the two-layer network's training cases
 MIN_PER_LAYER = 4
 
 
@@ -91,6 +92,12 @@ def _random(layer: str, rng: random.Random, seed: int) -> LayerSpec:
         h, w = _distinct(rng, 2, max(hh, ww) + 1, 7)
         shapes = {"x": (n, c, h, w), "w": (f, c, hh, ww), "b": (f,)}
         config = {"stride": stride, "pad": pad}
+    elif layer == "two_layer_net":
+        d, h, c = _distinct(rng, 3, 2, 9, avoid=(n,))
+        shapes = {"x": (n, d), "y": (n,), "W1": (d, h), "b1": (h,), "W2": (h, c), "b2": (c,)}
+        config = {"reg": rng.choice([0.0, 0.0, 0.1])}
+        if seed % 4 == 0:  # a few SGD steps, against torch.optim.SGD on the same network
+            config |= {"steps": TRAIN_STEPS, "lr": 0.5}
     elif layer == "max_pool":
         c = rng.randint(1, 3)
         ph, pw = rng.choice([(2, 2), (2, 3), (3, 2)])
@@ -167,6 +174,17 @@ def _fixed(layer: str) -> LayerSpec:
             "b": (0.5, -1.0),
         }
         config = {"stride": 1, "pad": 0}
+    elif layer == "two_layer_net":  # 3 examples of 2 features, 4 hidden units, 3 classes
+        base = {"x": (3, 2), "y": (3,), "W1": (2, 4), "b1": (4,), "W2": (4, 3), "b2": (3,)}
+        values = {
+            "x": (1.0, -1.0, 0.5, 2.0, -1.5, 0.5),
+            "y": (0.0, 2.0, 1.0),
+            "W1": (0.5, -0.25, 1.0, 0.75, -0.5, 0.25, 0.5, -1.0),
+            "b1": (0.1, 0.2, -0.1, 0.3),
+            "W2": (1.0, -0.5, 0.25, -0.75, 0.5, 1.0, 0.25, -0.25, 0.5, 0.5, 1.0, -1.0),
+            "b2": (0.0, 0.1, -0.1),
+        }
+        config = {"reg": 0.1, "steps": TRAIN_STEPS, "lr": 0.5}
     elif layer == "max_pool":
         base = {"x": (1, 1, 4, 4)}
         values = {"x": tuple(float((7 * i) % 16) - 8 for i in range(16))}

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["LAYERS", "Layer", "LayerSpec", "TensorResult", "is_layer_engine"]
+__all__ = ["LAYERS", "MODELS", "Layer", "LayerSpec", "TensorResult", "is_layer_engine"]
 
 LAYER_PREFIX = "layers:"  # an engine named layers:FILE_OR_MODULE is a module of layer functions
 
@@ -65,7 +65,16 @@ LAYERS: dict[str, Layer] = {
         forward="max_pool_forward_naive",
         backward="max_pool_backward_naive",
     ),
+    # A whole model: a class with `params` (a dict of arrays) and `loss(X, y) -> (loss, grads)`:
+    # affine - relu - affine - softmax, plus 0.5 · reg · (ΣW1² + ΣW2²).
+    "two_layer_net": Layer(
+        ("x", "y", "W1", "b1", "W2", "b2"),
+        ("dW1", "db1", "dW2", "db2"),
+        loss=True,
+        forward="TwoLayerNet",
+    ),
 }
+MODELS = ("two_layer_net",)  # layers that are whole models (a class, not functions)
 
 
 @dataclass(frozen=True)
@@ -96,8 +105,8 @@ class LayerSpec:
         pinned = dict(self.values)
         out: dict[str, np.ndarray] = {}
         for name, shape in self.shapes:
-            if name == "y" and self.layer in ("softmax_loss", "svm_loss"):
-                classes = self.shape_of("x")[1]
+            if name == "y" and self.layer in ("softmax_loss", "svm_loss", "two_layer_net"):
+                classes = self.shape_of("W2" if self.layer in MODELS else "x")[1]
                 drawn = rng.integers(0, classes, size=shape)
                 out[name] = np.asarray(pinned[name], dtype=np.int64).reshape(shape) if (
                     name in pinned
@@ -108,6 +117,8 @@ class LayerSpec:
                 drawn = drawn + self.shift
             if name == "gamma":
                 drawn = 1.0 + 0.5 * drawn  # a scale near 1, as trained networks have
+            if name in ("W1", "W2"):
+                drawn = drawn / np.sqrt(shape[0])  # a network's usual initial scale
             if name in pinned:
                 drawn = np.asarray(pinned[name], dtype=np.float64).reshape(shape)
             out[name] = drawn

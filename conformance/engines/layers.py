@@ -21,14 +21,14 @@ import copy
 import importlib
 import importlib.util
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import numpy as np
 
-from conformance.core.tensors import LAYER_PREFIX, LAYERS, LayerSpec, TensorResult
+from conformance.core.tensors import LAYER_PREFIX, LAYERS, MODELS, LayerSpec, TensorResult
 from conformance.engines.errors import EngineLoadError
 
 try:
@@ -92,6 +92,8 @@ class LayerEngine:
         if layer.param is not None:
             args.append(settings)
         fwd = layer.names(spec.layer)[0]
+        if spec.layer in MODELS:
+            return _run_model(spec, bind.forward, given, fwd)
         try:
             got = bind.forward(*args)
         except Exception as exc:
@@ -122,6 +124,46 @@ class LayerEngine:
         by_input = dict(zip(bind.args, back))
         grads = {f"d{name}": _array(by_input[name]) for name in layer.inputs if name != "y"}
         return TensorResult(out=_array(out), grads=grads, extra=extra)
+
+
+def _run_model(spec: LayerSpec, cls, given: dict, name: str) -> TensorResult:
+    """A model class: built, its parameters set to the case's, then `loss(X, y)`; with a
+    `steps` setting, that many SGD steps more (the engine's gradients), each step's loss kept."""
+    c = dict(spec.config)
+    d, h = given["W1"].shape
+    classes = given["W2"].shape[1]
+    try:
+        model = cls(input_dim=d, hidden_dim=h, num_classes=classes, reg=float(c.get("reg", 0.0)))
+        params = model.params
+        for k in ("W1", "b1", "W2", "b2"):
+            params[k] = given[k].copy()
+        got = model.loss(given["x"].copy(), given["y"].copy())
+    except Exception as exc:
+        return TensorResult(error=f"{name} raised {type(exc).__name__}: {exc}")
+    if not isinstance(got, tuple | list) or len(got) != 2 or not isinstance(got[1], dict):
+        return TensorResult(error=f"{name}.loss returned {_kind(got)}, not (loss, grads)")
+    result = _model_result(got[0], got[1])
+    steps, lr = int(c.get("steps", 0)), float(c.get("lr", 0.1))
+    if not steps or result.error:
+        return result
+    losses = []
+    try:
+        for _ in range(steps):
+            _, grads = model.loss(given["x"].copy(), given["y"].copy())
+            for k in ("W1", "b1", "W2", "b2"):
+                params[k] = params[k] - lr * np.asarray(grads[k], dtype=np.float64)
+            losses.append(float(model.loss(given["x"].copy(), given["y"].copy())[0]))
+    except Exception as exc:
+        return replace(result, error=f"training {name} raised {type(exc).__name__}: {exc}")
+    return replace(result, extra={"losses": np.array(losses)})
+
+
+def _model_result(loss, grads) -> TensorResult:
+    if not isinstance(grads, dict):
+        return TensorResult(out=_array(loss), error=f"grads is {_kind(grads)}, not a dict")
+    return TensorResult(
+        out=_array(loss), grads={f"d{k}": _array(grads.get(k)) for k in ("W1", "b1", "W2", "b2")}
+    )
 
 
 def _settings(spec: LayerSpec, arrays: dict, bind: Binding) -> dict:

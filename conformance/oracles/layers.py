@@ -21,10 +21,10 @@ import torch.nn.functional as F
 from conformance.core.dtypes import EPSILON
 from conformance.core.tensors import LAYERS, LayerSpec
 
-__all__ = ["PARAMS", "LayerReference", "layer_loss", "layer_reference"]
+__all__ = ["PARAMS", "LayerReference", "forward_on", "layer_loss", "layer_reference"]
 
 # Inputs that are parameters (sign-and-update rows), as opposed to data (x) and labels (y).
-PARAMS = ("w", "b", "gamma", "beta")
+PARAMS = ("w", "b", "gamma", "beta", "W1", "b1", "W2", "b2")
 # The bound's constant factor, and the rounding steps each element may add beyond its terms
 # (a division, a square root, an exp inside a formula).
 SLACK = 4.0
@@ -93,12 +93,22 @@ def _forward(spec: LayerSpec, t: dict[str, torch.Tensor], mask: np.ndarray | Non
     if layer == "max_pool":
         kernel = (int(c["pool_height"]), int(c["pool_width"]))
         return F.max_pool2d(x, kernel, stride=int(c["stride"]))
+    if layer == "two_layer_net":
+        scores = torch.relu(x @ t["W1"] + t["b1"]) @ t["W2"] + t["b2"]
+        reg = float(c.get("reg", 0.0))
+        penalty = 0.5 * reg * ((t["W1"] ** 2).sum() + (t["W2"] ** 2).sum())
+        return F.cross_entropy(scores, t["y"].long()) + penalty
     raise ValueError(f"unknown layer {layer!r}")
 
 
+def forward_on(spec: LayerSpec, t: dict[str, torch.Tensor]) -> torch.Tensor:
+    """The layer in torch on tensors the caller holds (a training loop's parameters)."""
+    return _forward(spec, t)
+
+
 def differentiable(spec: LayerSpec) -> tuple[str, ...]:
-    """The inputs that get a gradient: all but the labels."""
-    return tuple(n for n in LAYERS[spec.layer].inputs if n != "y")
+    """The inputs that get a gradient (the labels do not; a model's data does not either)."""
+    return tuple(g[1:] for g in LAYERS[spec.layer].grads)
 
 
 def layer_loss(spec: LayerSpec, arrays: dict, mask: np.ndarray | None = None) -> float:
@@ -196,6 +206,8 @@ def _scales(spec: LayerSpec, a: dict, out: np.ndarray, grads: dict, mask):
         return np.asarray((s * s).mean()), {"dx": 2 * s / s.size}
     if layer in ("batchnorm", "layernorm"):
         return _norm_scales(a, axis=0 if layer == "batchnorm" else 1)
+    if layer == "two_layer_net":
+        return _net_scales(spec, a)
     raise ValueError(f"no bound for layer {layer!r}")
 
 
@@ -215,4 +227,31 @@ def _norm_scales(a: dict, axis: int):
         "dx": dx,
         "dgamma": (np.abs(dout) * xabs).sum(axis=0),
         "dbeta": np.abs(dout).sum(axis=0),
+    }
+
+
+def _net_scales(spec: LayerSpec, a: dict):
+    """The two-layer network, backward with absolute values: each product's size, summed."""
+    x, w1, b1, w2, b2, y = a["x"], a["W1"], a["b1"], a["W2"], a["b2"], a["y"]
+    reg = float(dict(spec.config).get("reg", 0.0))
+    n = x.shape[0]
+    pre = x @ w1 + b1
+    hidden = np.maximum(pre, 0)
+    h_abs = (np.abs(x) @ np.abs(w1) + np.abs(b1)) * (pre > 0)
+    scores = hidden @ w2 + b2
+    s_abs = h_abs @ np.abs(w2) + np.abs(b2)
+    p = np.exp(scores - scores.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    onehot = np.zeros_like(scores)
+    onehot[np.arange(n), y] = 1
+    exponent = 1 + s_abs + s_abs.max(axis=1, keepdims=True)
+    dscores = (p * exponent + onehot) / n
+    dh = (dscores @ np.abs(w2).T) * (pre > 0)
+    penalty = 0.5 * reg * ((w1**2).sum() + (w2**2).sum())
+    loss = float(np.mean(2 * s_abs.max(axis=1) + math.log(scores.shape[1]))) + penalty
+    return np.asarray(loss), {
+        "dW1": np.abs(x).T @ dh + reg * np.abs(w1),
+        "db1": dh.sum(axis=0),
+        "dW2": h_abs.T @ dscores + reg * np.abs(w2),
+        "db2": dscores.sum(axis=0),
     }

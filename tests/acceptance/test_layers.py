@@ -35,7 +35,7 @@ def test_refimpl_layers_pass_strict() -> None:
         (r.case, r.node, r.detail) for r in rows if r.status != "pass"
     ][:5]
     checks = {r.check for r in rows}
-    assert checks == {"value", "grad", "running", "sign", "update"}
+    assert checks == {"value", "grad", "running", "sign", "update", "training"}
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -59,6 +59,8 @@ def test_each_layer_bug_is_caught_on_ten_seeds_with_its_hint(bug: str) -> None:
             assert caught, f"seed {seed}: no fail row for {tensor}"
             assert any(hint in r.hint for r in caught), (seed, {r.hint for r in caught})
             assert not [r for r in rows if r.status == "differs"], "wrong math called a convention"
+            if layer == "two_layer_net":  # trained with its own gradients, it leaves torch's path
+                assert [r for r in rows if r.check == "training" and r.status == "fail"]
         else:  # a convention: shown as `differs` of its kind, gating only under --strict
             shown = [r for r in rows if r.status == "differs" and r.node == tensor]
             assert shown and {r.kind for r in shown} == {verdict}, (seed, rows)

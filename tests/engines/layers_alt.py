@@ -212,3 +212,27 @@ def max_pool_backward_naive(dout, cache):
                     r, q = np.unravel_index(np.argmax(win), win.shape)
                     dx[k, ch, i * s + r, j * s + q] += dout[k, ch, i, j]
     return dx
+
+
+class TwoLayerNet:
+    """The network in one function: einsum, the softmax from log-sum-exp, the regulariser's
+    gradient added first."""
+
+    def __init__(self, input_dim, hidden_dim, num_classes, weight_scale=1e-3, reg=0.0):
+        self.reg = reg
+        self.params = {}
+
+    def loss(self, X, y):
+        W1, b1, W2, b2 = (self.params[k] for k in ("W1", "b1", "W2", "b2"))
+        pre = np.einsum("nd,dh->nh", X, W1) + b1
+        h = pre * (pre > 0)
+        scores = np.einsum("nh,hc->nc", h, W2) + b2
+        loss, dscores = softmax_loss(scores, y)
+        loss += self.reg * 0.5 * (np.einsum("ij,ij->", W1, W1) + np.einsum("ij,ij->", W2, W2))
+        grads = {"W2": self.reg * W2, "W1": self.reg * W1}
+        grads["W2"] = grads["W2"] + np.einsum("nh,nc->hc", h, dscores)
+        grads["b2"] = dscores.sum(axis=0)
+        dh = np.einsum("nc,hc->nh", dscores, W2) * (pre > 0)
+        grads["W1"] = grads["W1"] + np.einsum("nd,nh->dh", X, dh)
+        grads["b1"] = np.einsum("nh->h", dh)
+        return loss, grads

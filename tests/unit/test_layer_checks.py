@@ -129,3 +129,18 @@ def test_random_shapes_are_never_square_and_include_a_batch_of_one() -> None:
         if case.op == "affine":
             assert len(set(shapes["w"])) == 2
     assert any(dict(c.spec.shapes)["x"][0] == 1 for c in cases if c.op == "affine")
+
+
+def test_training_a_network_leaves_torchs_path_for_a_one_in_a_million_error() -> None:
+    class Nudged(ref.TwoLayerNet):
+        def loss(self, X, y):
+            loss, grads = super().loss(X, y)
+            g = grads["W2"].copy()
+            g.flat[int(np.argmax(np.abs(g)))] *= 1 + 1e-6
+            return loss, grads | {"W2": g}
+
+    right = [r for r in _rows(_module(), "two_layer_net") if r.check == "training"]
+    assert right and all(r.status == "pass" for r in right)
+    rows = _rows(_module(TwoLayerNet=Nudged), "two_layer_net")
+    training = [r for r in rows if r.check == "training"]
+    assert training and all(r.status == "fail" for r in training), [r.detail for r in training]

@@ -17,4 +17,6 @@ BUGS = {
     "maxpool_all_ties": ("max_pool", "dx", "ieee", "tied maxima"),
     "softmax_no_max": ("softmax_loss", "loss", "ieee", "subtract each row's max"),
     "relu_ge_zero": ("relu", "dx", "ieee", "relu's derivative is a convention"),
+    "net_no_reg_grad": ("two_layer_net", "dW1", "fail", "reg·W1, is missing"),
+    "net_relu_mask_after": ("two_layer_net", "dW1", "fail", ""),
 }
