@@ -91,10 +91,11 @@ def pytest_configure(config: pytest.Config) -> None:
     """With --backprop-engine: the session's plugin (the engine loads at collection)."""
     if config.getoption("backprop_engine") is None:
         return
-    from conformance.cli.args import suites_for_dtype
+    from conformance.cli.args import suites_for_dtype, suites_for_engine
 
     given, dtype = config.getoption("backprop_suite"), config.getoption("backprop_dtype")
     try:
+        given = suites_for_engine(given, config.getoption("backprop_engine"))
         config.option.backprop_suite = suites_for_dtype(given, dtype)
     except ValueError as exc:
         raise pytest.UsageError(str(exc).replace("--dtype", "--backprop-dtype")) from None
@@ -273,8 +274,9 @@ class CaseItem(pytest.Item):
 
 
 def _ops_of(case) -> set[str]:
-    """The ops a case is about: its own (a neuron's kind, `neuron`) and every op its graph uses."""
-    return {case.op.split(":")[0], *(n.op for n in case.spec.nodes)}
+    """The ops a case is about: its own (a neuron's kind, `neuron`; a layer) and every op its
+    graph uses."""
+    return {case.op.split(":")[0], *(n.op for n in getattr(case.spec, "nodes", ()))}
 
 
 def _session(config: pytest.Config) -> _Session:
@@ -301,15 +303,13 @@ def conformance_cases(
 ) -> list:
     """The cases of `suites` as `pytest.param`s with their case ids, for `parametrize`; `ops`
     keeps only the cases about those ops (a random graph counts when it uses one of them)."""
-    from conformance.core.options import SUITE_NAMES, RunOptions
+    from conformance.core.options import ALL_SUITES, RunOptions
     from conformance.run.pipeline import collect_cases
 
     suites = [suites] if isinstance(suites, str) else list(suites)
-    unknown = [s for s in suites if s not in SUITE_NAMES]
+    unknown = [s for s in suites if s not in ALL_SUITES]
     if unknown:
-        raise ValueError(
-            f"unknown suite {', '.join(unknown)}; choose from {', '.join(SUITE_NAMES)}"
-        )
+        raise ValueError(f"unknown suite {', '.join(unknown)}; choose from {', '.join(ALL_SUITES)}")
     options = RunOptions(suites=tuple(suites), cases=cases, seed=seed, max_nodes=max_nodes)
     found = collect_cases(options)
     if ops is not None:

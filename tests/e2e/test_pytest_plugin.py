@@ -136,3 +136,16 @@ def test_an_engine_that_does_not_load_is_one_usage_error(inner) -> None:
     proc = inner("--backprop-engine", "no_such_module:Value")
     assert proc.returncode == 4  # pytest's usage error
     assert "--backprop-engine:" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_a_layer_engine_is_checked_by_layer(inner) -> None:
+    """`--backprop-engine layers:...` collects the layers suite: one item a layer case, `-k` by
+    layer, the hint in a failing item's message."""
+    ok = inner("--backprop-engine", "layers:refimpl", "--backprop-cases", "160", "-k", "affine")
+    assert ok.returncode == 0 and _count(ok.stdout, "passed") >= 5, ok.stdout
+    buggy = ROOT / "tests" / "engines" / "layer_zoo" / "bias_not_summed.py"
+    bad = inner("--backprop-engine", f"layers:{buggy}", "--backprop-cases", "160", "-k", "affine")
+    assert bad.returncode == 1
+    assert "fail grad db: db has shape" in bad.stdout and "summed over the batch" in bad.stdout
+    wrong = inner("--backprop-engine", "layers:refimpl", "--backprop-suite", "graphs")
+    assert wrong.returncode == 4 and "a layer engine runs the layers suite" in wrong.stderr
