@@ -4,6 +4,7 @@ norm's running statistics, and for each parameter the sign-and-update rows."""
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 
@@ -68,8 +69,9 @@ def check_layer(case: Case, engine: str, result, call: EngineCall) -> list[Recor
     rows += _sign_and_update(case, engine, spec, result, ref, arrays, mask)
     if any(r.status == Status.FAIL and r.check == "value" for r in rows):
         forward = layer.names(spec.layer)[0]
+        first = f"the forward differs from torch's: fix {forward} first"
         rows = [
-            _with_hint(r, f"the forward differs from torch's: fix {forward} first")
+            replace(r, hint=first + (f" (then: {r.hint})" if r.hint else ""))
             if r.check == "grad" and r.status == Status.FAIL
             else r
             for r in rows
@@ -215,8 +217,6 @@ def _kinks(spec: LayerSpec, name: str, arrays: dict) -> np.ndarray | None:
 def _convention(row: Record, spec: LayerSpec, name: str, got, ref, arrays: dict) -> Record:
     """A failing gradient whose every wrong element sits on a kink or a tie differs from torch's
     convention there, and is not wrong math."""
-    from dataclasses import replace
-
     kinks = _kinks(spec, name, arrays)
     if kinks is None or not _is_array(got) or got.shape != kinks.shape or not kinks.any():
         return row
@@ -238,8 +238,6 @@ def _convention(row: Record, spec: LayerSpec, name: str, got, ref, arrays: dict)
 def _overflow(row: Record, spec: LayerSpec, got, want, arrays: dict) -> Record:
     """A loss that overflowed where torch's is finite, on scores large enough to overflow exp
     without the row's max subtracted: precision and IEEE, not wrong math."""
-    from dataclasses import replace
-
     if spec.layer != "softmax_loss" or not _is_array(got) or got.shape != want.shape:
         return row
     if np.isfinite(got).all() or float(np.abs(arrays["x"]).max()) < 700:
@@ -270,14 +268,10 @@ def _forward_hint(spec: LayerSpec, out, arrays: dict) -> str:
 
 
 def _with_hint(row: Record, hint: str) -> Record:
-    from dataclasses import replace
-
     return replace(row, hint=row.hint or hint) if hint else row
 
 
 def _unverified(row: Record) -> Record:
-    from dataclasses import replace
-
     return replace(
         row, status=Status.UNVERIFIED.value,
         detail=row.detail + "; torch's gradient disagrees with finite differences here (a kink "
@@ -455,8 +449,6 @@ def _running_rows(case, engine, spec: LayerSpec, result, ref) -> list[Record]:
             m = float(c.get("momentum", 0.9))
             biased = m * spec.arrays()["running_var"] + (1 - m) * x.var(axis=0)
             if np.allclose(got, biased, rtol=1e-9, atol=0):
-                from dataclasses import replace
-
                 row = replace(
                     row, status=Status.DIFFERS.value, kind="statistics",
                     detail=f"running_var keeps the biased batch variance (÷N, numpy's var); "

@@ -14,6 +14,7 @@ import numpy as np
 from conformance.core.case import Case, EngineCall
 from conformance.core.records import FAILING, WRONG, Record
 from conformance.engines import portable_engine_name
+from conformance.failures.layer_shrink import shrink_layer
 from conformance.oracles.layers import layer_reference
 
 __all__ = ["LAYER_FAILURE_KIND", "LayerFailure", "layer_failures", "write_layer_failures"]
@@ -26,8 +27,9 @@ class LayerFailure:
     """A distinct layer failure: its key, the smallest case that shows it, and its rows."""
 
     key: tuple[str, str, str, str]  # (layer, tensor, check, status)
-    case: Case
+    case: Case  # the smallest failing case: shrunk from `original` where the engine could rerun
     rows: tuple[Record, ...]
+    original: Case | None = None
     # |engine − torch| ÷ tolerance of the failing tensor, element by element, as rows × columns
     # (the first axis, then the others flattened): what the page draws. None where there is no
     # such picture (an error, a wrong shape, or the engine was not run again).
@@ -55,20 +57,46 @@ def layer_failures(
             size = _size(case)
             if key not in best or (size, order) < best[key][:2]:
                 best[key] = (size, order, case, rows)
-    found = sorted(best.items(), key=lambda item: item[1][1])
+    # In case order, a layer's wrong output before its gradients (the root cause first).
+    first: dict[str, int] = {}
+    for key, (_, order, _, _) in best.items():
+        first[key[0]] = min(first.get(key[0], order), order)
+    rank = {"value": 0, "grad": 1}
+    found = sorted(best.items(), key=lambda it: (first[it[0][0]], rank.get(it[0][2], 2), it[1][1]))
     failures = [LayerFailure(key, case, rows) for key, (_, _, case, rows) in found]
     if call is None:
         return failures
-    results: dict[str, object] = {}
     out = []
     for f in failures:
-        if f.key[2] not in ("grad", "value") or f.key[3] != "fail":
-            out.append(f)
-            continue
-        if f.case.case_id not in results:
-            results[f.case.case_id] = call(f.case.spec)  # type: ignore[arg-type]
-        out.append(_with_heat(f, results[f.case.case_id]))
+        f, result = _shrunk(f, call)
+        if f.key[2] in ("grad", "value") and f.key[3] == "fail":
+            f = _with_heat(f, result)
+        out.append(f)
     return out
+
+
+def _shrunk(f: LayerFailure, call: EngineCall) -> tuple[LayerFailure, object]:
+    """`f` on the smallest shapes that still fail its way, and the engine's result there."""
+    from conformance.checks.layers import check_layer
+
+    found: dict[str, tuple[tuple[Record, ...], object]] = {}
+
+    def still_fails(spec) -> bool:
+        trial = replace(f.case, spec=spec, case_id=spec.case_id())
+        result = call(spec)
+        rows = tuple(check_layer(trial, f.rows[0].engine if f.rows else "", result, call))
+        if any((r.node, r.check, str(r.status)) == f.key[1:] for r in rows):
+            found[spec.case_id()] = rows, result
+            return True
+        return False
+
+    spec = shrink_layer(f.case.spec, still_fails)  # type: ignore[arg-type]
+    if spec.case_id() not in found:
+        return f, call(f.case.spec)  # type: ignore[arg-type]
+    rows, result = found[spec.case_id()]
+    case = replace(f.case, spec=spec, case_id=spec.case_id())  # type: ignore[arg-type]
+    rows = tuple(replace(r, case=case.case_id) for r in rows if r.status in WRONG)
+    return replace(f, case=case, rows=rows, original=f.case), result
 
 
 def _with_heat(f: LayerFailure, result) -> LayerFailure:
@@ -119,6 +147,7 @@ def write_layer_failures(failures: Sequence[LayerFailure], out: Path, engine: st
             "engine": engine,
             "run_folder": run_folder,
             "case": f.case.case_id,
+            "original_case": (f.original or f.case).case_id,
             "suite": f.case.suite,
             "layer": f.key[0],
             "tensor": f.key[1],
@@ -136,7 +165,7 @@ def write_layer_failures(failures: Sequence[LayerFailure], out: Path, engine: st
                 }
                 for r in rows
             ],
-            "reproduce": f.case.reproduce,
+            "reproduce": (f.original or f.case).reproduce,
         }
         path.write_text(json.dumps(data, indent=2) + "\n")
         path.with_suffix(".py").write_text(_script(f, engine, run_folder, data))
@@ -145,9 +174,10 @@ def write_layer_failures(failures: Sequence[LayerFailure], out: Path, engine: st
 
 
 def _script(f: LayerFailure, engine: str, run_folder: str, data: dict) -> str:
+    shrunk = f" (shrunk from {f.original.case_id})" if f.original is not None else ""
     title = (
         f"Reproduce {f.key[3]} of {f.key[1]} ({f.key[2]}) of layer {f.key[0]} for engine "
-        f"{engine}: case {f.case.case_id}, the smallest that shows it."
+        f"{engine}: case {f.case.case_id}{shrunk}, the smallest shapes that show it."
     )
     return f'''"""{title}
 

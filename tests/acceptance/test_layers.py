@@ -69,17 +69,23 @@ def test_each_layer_bug_is_caught_on_ten_seeds_with_its_hint(bug: str) -> None:
             assert [r for r in strictly(rows) if r.status == "fail"]
 
 
-def test_the_smallest_failing_case_is_the_reproducer() -> None:
+def test_the_reproducer_has_the_smallest_shapes_that_still_fail() -> None:
     from conformance.failures.layers import layer_failures
 
-    engine = _engine(ZOO + "bias_not_summed")
     cases = [c for c in layer_cases(0, 400) if c.op == "affine"]
-    rows = {c.case_id: judge_case(c, engine.name, engine.run(c.spec), None) for c in cases}
-    (failure,) = layer_failures(cases, rows)
-    sizes = {
-        c.case_id: sum(math.prod(shape) for _, shape in c.spec.shapes)
-        for c in cases
-        if any(r.status == "fail" for r in rows[c.case_id])
-    }
-    assert failure.key == ("affine", "db", "grad", "fail")
-    assert sizes[failure.case.case_id] == min(sizes.values())
+    for bug, want in [
+        ("bias_not_summed", {"x": (1, 1), "w": (1, 1), "b": (1,)}),
+        ("transposed_dw", {"x": (1, 1), "w": (1, 2), "b": (2,)}),  # w must not be square
+    ]:
+        engine = _engine(ZOO + bug)
+        rows = {c.case_id: judge_case(c, engine.name, engine.run(c.spec), None) for c in cases}
+        (failure,) = layer_failures(cases, rows, engine.run)
+        assert dict(failure.case.spec.shapes) == want, failure.case.spec.shapes
+        assert failure.original is not None and failure.original.case_id in rows
+        assert failure.rows and all(r.case == failure.case.case_id for r in failure.rows)
+        smallest = min(
+            math.prod(dict(c.spec.shapes)["x"])
+            for c in cases
+            if any(r.status == "fail" for r in rows[c.case_id])
+        )
+        assert math.prod(want["x"]) <= smallest
