@@ -5,6 +5,7 @@ and prints the engine's and torch's arrays side by side, element by element."""
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -37,25 +38,36 @@ class LayerFailure:
     shape: tuple[int, ...] = ()
 
 
-def _size(case: Case) -> int:
-    return sum(int(np.prod(shape)) for _, shape in case.spec.shapes)  # type: ignore[attr-defined]
+def _size(case: Case) -> tuple[bool, int]:
+    """How small a case is, a random one first: its shapes can shrink (a fixed case's values
+    are pinned to its shapes)."""
+    spec = case.spec
+    return bool(spec.values), sum(int(np.prod(s)) for _, s in spec.shapes)  # type: ignore[attr-defined]
 
 
 def layer_failures(
     cases: Sequence[Case], rows_by_case: dict[str, list[Record]], call: EngineCall | None = None
 ) -> list:
-    """One failure per (layer, tensor, check, status), from the smallest case that has it; with
-    `call` (the engine once more, on that case), each with its tensor's errors element by
-    element."""
-    best: dict[tuple, tuple[int, int, Case, tuple[Record, ...]]] = {}
+    """One failure per (layer, tensor, check, status), from the smallest case that has it with
+    the diagnosis most of its rows have (a batch of one row can hide what the others show);
+    with `call` (the engine again), shrunk to smaller shapes that fail the same way, and with
+    its tensor's errors element by element."""
+    hints: dict[tuple, Counter] = {}
+    wrong: list[tuple[int, Case, tuple[Record, ...]]] = []
     for order, case in enumerate(cases):
         if case.kind != "layer":
             continue
         rows = tuple(r for r in rows_by_case.get(case.case_id, []) if r.status in WRONG)
+        wrong.append((order, case, rows))
+        for r in rows:
+            hints.setdefault((case.op, r.node, r.check, str(r.status)), Counter())[r.hint] += 1
+    usual = {key: counts.most_common(1)[0][0] for key, counts in hints.items()}
+    best: dict[tuple, tuple[tuple[bool, int], int, Case, tuple[Record, ...]]] = {}
+    for order, case, rows in wrong:
         for r in rows:
             key = (case.op, r.node, r.check, str(r.status))
             size = _size(case)
-            if key not in best or (size, order) < best[key][:2]:
+            if r.hint == usual[key] and (key not in best or (size, order) < best[key][:2]):
                 best[key] = (size, order, case, rows)
     # In case order, a layer's wrong output before its gradients (the root cause first).
     first: dict[str, int] = {}
@@ -80,12 +92,14 @@ def _shrunk(f: LayerFailure, call: EngineCall) -> tuple[LayerFailure, object]:
     from conformance.checks.layers import check_layer
 
     found: dict[str, tuple[tuple[Record, ...], object]] = {}
+    mine = [r for r in f.rows if (r.node, r.check, str(r.status)) == f.key[1:]]
+    hint = mine[0].hint if mine else ""
 
     def still_fails(spec) -> bool:
         trial = replace(f.case, spec=spec, case_id=spec.case_id())
         result = call(spec)
         rows = tuple(check_layer(trial, f.rows[0].engine if f.rows else "", result, call))
-        if any((r.node, r.check, str(r.status)) == f.key[1:] for r in rows):
+        if any((r.node, r.check, str(r.status), r.hint) == (*f.key[1:], hint) for r in rows):
             found[spec.case_id()] = rows, result
             return True
         return False

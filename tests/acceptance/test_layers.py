@@ -74,7 +74,8 @@ def test_the_reproducer_has_the_smallest_shapes_that_still_fail() -> None:
 
     cases = [c for c in layer_cases(0, 400) if c.op == "affine"]
     for bug, want in [
-        ("bias_not_summed", {"x": (1, 1), "w": (1, 1), "b": (1,)}),
+        # two rows at least: with one, db's shape (1, 1) does not say "not summed over the batch"
+        ("bias_not_summed", {"x": (2, 1), "w": (1, 1), "b": (1,)}),
         ("transposed_dw", {"x": (1, 1), "w": (1, 2), "b": (2,)}),  # w must not be square
     ]:
         engine = _engine(ZOO + bug)
@@ -89,3 +90,4 @@ def test_the_reproducer_has_the_smallest_shapes_that_still_fail() -> None:
             if any(r.status == "fail" for r in rows[c.case_id])
         )
         assert math.prod(want["x"]) <= smallest
+        assert any(r.hint == failure.rows[0].hint for r in failure.rows)

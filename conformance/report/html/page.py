@@ -315,8 +315,9 @@ def _failures_section(failures: Sequence, paths: Sequence[str], engine: str) -> 
     return [c for c in cards if c]
 
 
-def _layers_section(layer_failures: Sequence) -> list[dict] | None:
+def _layers_section(layer_failures: Sequence, paths: Sequence[str]) -> list[dict] | None:
     """A card per distinct layer failure, with the heatmap of its tensor where there is one."""
+    scripts = {Path(p).stem: str(Path(p).with_suffix(".py")) for p in paths}
     cards = []
     for f in layer_failures:
         layer, tensor, check, status = f.key
@@ -333,7 +334,8 @@ def _layers_section(layer_failures: Sequence) -> list[dict] | None:
         cards.append({
             "layer": layer, "tensor": tensor, "check": check, "status": status,
             "case": f.case.case_id, "shapes": shapes, "hint": hint, "rows": mine[:6],
-            "svg": svg, "reproduce": f.case.reproduce,
+            "svg": svg, "script": scripts.get(f.case.case_id, ""),
+            "reproduce": (f.original or f.case).reproduce,
         })  # fmt: skip
     return cards or None
 
@@ -434,7 +436,12 @@ def sections(
         Section("glance", "at a glance", "glance.html.j2", glance),
         Section("", "", "neurons.html.j2", seed),
         Section("failures", "failures", "failures.html.j2", cards or None),
-        Section("layers", "layers", "layers.html.j2", _layers_section(layer_failures)),
+        Section(
+            "layers",
+            "layers",
+            "layers.html.j2",
+            _layers_section(layer_failures, meta.get("failures", [])),
+        ),
         Section("differences", "differences", "differences.html.j2", _differences_section(frame)),
         Section("training", "training", "training.html.j2", _training_section(frame)),
         Section("coverage", "coverage", "coverage.html.j2", meta.get("unsupported") or None),
