@@ -6,8 +6,10 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = ["LAYERS", "MODELS", "Layer", "LayerSpec", "TensorResult", "is_layer_engine"]
 
@@ -101,6 +103,8 @@ class LayerSpec:
     def arrays(self) -> dict[str, np.ndarray]:
         """Every input, and `dout` (the upstream gradient, never all ones) for layers that are
         not losses: the same arrays in every process, for the same spec."""
+        import numpy as np  # here: a scalar engine's worker never needs it
+
         rng = np.random.default_rng(self.seed)
         pinned = dict(self.values)
         out: dict[str, np.ndarray] = {}
