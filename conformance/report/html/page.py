@@ -315,8 +315,32 @@ def _failures_section(failures: Sequence, paths: Sequence[str], engine: str) -> 
     return [c for c in cards if c]
 
 
-def _layers_section(layer_failures: Sequence, paths: Sequence[str]) -> list[dict] | None:
-    """A card per distinct layer failure, with the heatmap of its tensor where there is one."""
+def _layers_section(
+    frame: pd.DataFrame, layer_failures: Sequence, paths: Sequence[str]
+) -> list[dict] | None:
+    """A part per layer of the layers suite: its counts, then a card per distinct failure with
+    the heatmap of its tensor where there is one. None for a run without the layers suite."""
+    mine = frame[frame["suite"] == "layers"] if len(frame) else frame
+    if not len(mine):
+        return None
+    cards = _layer_cards(layer_failures, paths)
+    parts = []
+    for layer, rows in mine.groupby("op", sort=False):
+        counts = rows["status"].value_counts()
+        said = ", ".join(f"{int(counts[s]):,} {s}" for s in STATUSES if s in counts)
+        missing = rows[rows["detail"].str.startswith("missing: ")]["detail"]
+        parts.append({
+            "layer": layer, "cases": rows["case"].nunique(), "counts": said,
+            "bad": bool(rows["status"].isin(FAILING).any()),
+            "shown": bool((rows["status"] != "pass").any()),
+            "missing": str(missing.iloc[0])[len("missing: "):] if len(missing) else "",
+            "cards": [c for c in cards if c["layer"] == layer],
+        })  # fmt: skip
+    return parts
+
+
+def _layer_cards(layer_failures: Sequence, paths: Sequence[str]) -> list[dict]:
+    """A card per distinct layer failure."""
     scripts = {Path(p).stem: str(Path(p).with_suffix(".py")) for p in paths}
     cards = []
     for f in layer_failures:
@@ -337,7 +361,7 @@ def _layers_section(layer_failures: Sequence, paths: Sequence[str]) -> list[dict
             "svg": svg, "script": scripts.get(f.case.case_id, ""),
             "reproduce": (f.original or f.case).reproduce,
         })  # fmt: skip
-    return cards or None
+    return cards
 
 
 def _training_section(frame: pd.DataFrame) -> dict | None:
@@ -440,7 +464,7 @@ def sections(
             "layers",
             "layers",
             "layers.html.j2",
-            _layers_section(layer_failures, meta.get("failures", [])),
+            _layers_section(frame, layer_failures, meta.get("failures", [])),
         ),
         Section("differences", "differences", "differences.html.j2", _differences_section(frame)),
         Section("training", "training", "training.html.j2", _training_section(frame)),
