@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from conformance.core.spec import GraphSpec, Node
 from conformance.core.vocabulary import OPS, Op
 
-__all__ = ["MAX_ABS_VALUE", "GraphShape", "expand", "single_op_specs", "sub_seed"]
+__all__ = ["MAX_ABS_VALUE", "GraphShape", "expand", "largest_number", "single_op_specs", "sub_seed"]
 
 # Node values stay within this magnitude, far from overflow.
 MAX_ABS_VALUE = 1e6
@@ -43,6 +43,30 @@ def sub_seed(*parts: object) -> int:
     """A 63-bit seed derived from anything printable; the same parts give the same seed."""
     digest = hashlib.sha256(repr(parts).encode()).digest()
     return int.from_bytes(digest[:8], "big") >> 1
+
+
+def largest_number(spec: GraphSpec) -> float:
+    """The largest magnitude the graph makes in float64: of its inputs, node values, every
+    gradient, and every product of a gradient and a local derivative on the way (what must fit
+    in a low-precision engine's range); inf where a value is not finite."""
+    values = spec.walk(list(spec.leaves), lambda node, xs: OPS[node.op].forward(xs, node.param))
+    named = spec.named(list(spec.leaves), values)
+    grads = dict.fromkeys(named, 0.0)
+    grads[spec.output] = spec.upstream
+    largest = max((abs(v) for v in named.values()), default=0.0)
+    for i in range(len(spec.nodes) - 1, -1, -1):
+        node = spec.nodes[i]
+        g = grads[f"n{i}"]
+        if g == 0.0:
+            continue
+        xs = [named[a] for a in node.args]
+        for arg, d in zip(node.args, OPS[node.op].local(xs, values[i], node.param)):
+            if d is None:
+                continue
+            part = g * d
+            grads[arg] += part
+            largest = max(largest, abs(part), abs(grads[arg]))
+    return largest if math.isfinite(largest) else math.inf
 
 
 def _leaf_value(rng: random.Random) -> float:

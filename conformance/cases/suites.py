@@ -8,12 +8,20 @@ from dataclasses import dataclass
 from functools import partial
 
 from conformance.cases.edges import edges
-from conformance.cases.generate import GraphShape, expand, single_op_specs, sub_seed
+from conformance.cases.generate import (
+    MAX_ABS_VALUE,
+    GraphShape,
+    expand,
+    largest_number,
+    single_op_specs,
+    sub_seed,
+)
 from conformance.cases.layers import layer_cases
 from conformance.cases.neurons import neuron_at, neuron_count, neurons, seed_neuron_case
 from conformance.cases.semantics import CHAIN_LENGTH, THOROUGH_CHAIN_LENGTH, semantics
 from conformance.cases.training import training
 from conformance.core.case import Case
+from conformance.core.dtypes import MAX_FINITE
 from conformance.core.spec import GraphSpec, Node
 from refimpl.seed import SEED_EXAMPLE
 
@@ -21,6 +29,10 @@ __all__ = ["SUITES", "SuiteCases", "SuiteOptions", "build_cases"]
 
 # One-op cases per op, parameter and leaf/constant pattern in the graphs suite.
 SINGLE_OP_POINTS = 4
+# A float16 graph keeps every number within its largest / RANGE_MARGIN (rounding and the order
+# of sums can only grow them so much), redrawn at most RANGE_ATTEMPTS times.
+RANGE_MARGIN = 16.0
+RANGE_ATTEMPTS = 100
 
 
 @dataclass(frozen=True)
@@ -34,6 +46,7 @@ class SuiteOptions:
     unsupported: frozenset = frozenset()  # (op, pattern, param) the engine cannot build
     broken: frozenset = frozenset()  # (op, pattern, param) it builds but that raise: not random
     steps: int = 50
+    dtype: str = "float64"  # a random graph of a narrow dtype stays within its range
 
 
 def _fixed(case_id: str, op: str, nodes: tuple[Node, ...], names: tuple[str, ...], values) -> Case:
@@ -85,14 +98,21 @@ def _single_op_cases(options: SuiteOptions) -> list[Case]:
 
 
 def _random_graph(options: SuiteOptions, i: int) -> Case:
-    """The i-th random graph: from its own sub-seeds, so it needs none of the others."""
-    rng = random.Random(sub_seed(options.seed, "graphs", i))
-    shape = GraphShape(
-        n_leaves=rng.randint(1, 8),
-        n_nodes=rng.randint(1, options.max_nodes),
-        seed=sub_seed(options.seed, "graph", i),
-    )
-    spec = expand(shape, options.unsupported | options.broken)
+    """The i-th random graph: from its own sub-seeds, so it needs none of the others. For a
+    dtype of narrow range (float16), drawn again until every value, gradient and product on
+    the way fits in it with room to spare (RANGE_MARGIN)."""
+    limit = MAX_FINITE[options.dtype] / RANGE_MARGIN
+    for attempt in range(RANGE_ATTEMPTS):
+        parts = (i,) if attempt == 0 else (i, attempt)
+        rng = random.Random(sub_seed(options.seed, "graphs", *parts))
+        shape = GraphShape(
+            n_leaves=rng.randint(1, 8),
+            n_nodes=rng.randint(1, options.max_nodes),
+            seed=sub_seed(options.seed, "graph", *parts),
+        )
+        spec = expand(shape, options.unsupported | options.broken)
+        if limit > MAX_ABS_VALUE**4 or largest_number(spec.in_dtype(options.dtype)) <= limit:
+            break
     op = spec.nodes[0].op if len(spec.nodes) == 1 else "graph"
     return Case("graphs", spec.case_id(), spec, op)
 

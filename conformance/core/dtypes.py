@@ -14,9 +14,8 @@ import struct
 __all__ = ["DTYPES", "EPSILON", "MAX_FINITE", "SUPPORTED", "rounded", "spacing", "ulps"]
 
 DTYPES = ("float64", "float32", "float16", "bfloat16")
-# The dtypes `--dtype` takes today; float16 and bfloat16 need inputs and edge cases of their own
-# ranges first (their largest numbers are 65504 and 3.4e38 with 8 bits of precision).
-SUPPORTED = ("float64", "float32")
+# The dtypes `--dtype` takes: all of them (float16's graphs are kept inside its range of 65504).
+SUPPORTED = ("float64", "float32", "float16", "bfloat16")
 # Machine epsilon: the distance from 1 to the next number, twice the unit roundoff.
 EPSILON = {"float64": 2.0**-52, "float32": 2.0**-23, "float16": 2.0**-10, "bfloat16": 2.0**-7}
 MAX_FINITE = {

@@ -29,7 +29,9 @@ __all__ = [
     "where_to_import",
 ]
 
-BUILTIN_ENGINES = ("refimpl", "refimpl-float32", "torch", "micrograd")
+BUILTIN_ENGINES = (
+    "refimpl", "refimpl-float32", "refimpl-float16", "refimpl-bfloat16", "torch", "micrograd",
+)  # fmt: skip
 COMMAND_PREFIX = "command:"  # --engine-command CMD is the engine "command:CMD"
 
 
@@ -41,10 +43,12 @@ def load_engine(name: str) -> Any:
         from refimpl.nn import SGD
 
         return ScalarClassEngine(Value, "refimpl", lambda params, lr: SGD(params, lr).step())
-    if name == "refimpl-float32":  # refimpl rounding every op to float32 (--dtype float32)
-        from refimpl.float32 import Value as Value32
+    if name in ("refimpl-float32", "refimpl-float16", "refimpl-bfloat16"):  # with --dtype
+        from refimpl import float32
 
-        return ScalarClassEngine(Value32, "refimpl-float32")
+        classes = {"float32": float32.Value, "float16": float32.Value16}
+        classes["bfloat16"] = float32.ValueBF16
+        return ScalarClassEngine(classes[name.split("-")[1]], name)
     if name == "torch":
         from conformance.engines.torch_engine import TorchEngine
 

@@ -36,7 +36,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from conformance.core.dtypes import EPSILON
+from conformance.core.dtypes import EPSILON, spacing
 from conformance.core.spec import GraphSpec
 from conformance.core.vocabulary import OPS
 
@@ -86,6 +86,10 @@ def bounds(spec: GraphSpec, node_values: Sequence[float], precision: bool = Fals
     for `precision`). Each op rounds at the precision of `spec.dtype`: float64's EPS, or
     float32's 2**-23 for an engine computing in float32 (its inputs are float32 numbers)."""
     eps = EPSILON[spec.dtype]
+    # Below the smallest normal number a result rounds to a multiple of the smallest subnormal,
+    # half of which is then the error however small the result (float16's 6e-8 is not far from
+    # the numbers a graph makes). float64 keeps its bound as it was: the floor is 2**-1075.
+    floor = 0.0 if spec.dtype == "float64" else spacing(0.0, spec.dtype) / 2
     value = spec.named(spec.leaves, ())
     fe = dict.fromkeys(value, 0.0)
     locals_: list[tuple[float, ...]] = []
@@ -96,10 +100,11 @@ def bounds(spec: GraphSpec, node_values: Sequence[float], precision: bool = Fals
         out = node_values[i]
         d = op.local(xs, out, node.param)
         err_in = [fe[a] for a in node.args]
-        fe_out = _rounding(node.op, op.ulp, out, precision, eps)
+        fe_out = _rounding(node.op, op.ulp, out, precision, eps) + floor
         fe_out += sum(abs(dj) * e for dj, e in zip(d, err_in))
         ref = f"n{i}"
         ed = _local_error(node, xs, out, d, err_in, _finite(fe_out), precision, eps)
+        ed = tuple(e + floor for e in ed) if floor else ed
         # Second order: over the inputs' error interval the derivative moves by up to `ed`.
         fe_out += sum(e * ej for e, ej in zip(err_in, ed) if e)
         value[ref], fe[ref] = out, _finite(fe_out)
@@ -120,7 +125,7 @@ def bounds(spec: GraphSpec, node_values: Sequence[float], precision: bool = Fals
             ad = abs(dj)
             grad_scale[arg] += a * ad
             # The arriving error meets the local derivative's error too: b·ej, second order.
-            grad_error[arg] += b * (ad + ej) + a * (ej + 2.0 * eps * ad)
+            grad_error[arg] += b * (ad + ej) + a * (ej + 2.0 * eps * ad) + 2.0 * floor
 
     def tol(x: float) -> float:
         return SAFETY * _finite(x)

@@ -108,6 +108,7 @@ def _suite_options(options: RunOptions, unsupported: frozenset, broken: frozense
         max_nodes=options.max_nodes,
         profile=options.profile,
         steps=options.steps,
+        dtype=options.dtype,
         unsupported=unsupported,
         broken=broken,
     )

@@ -83,3 +83,38 @@ def _f64_tanh_off(spec: dict) -> dict:
     if any(n["op"] == "tanh" for n in spec["nodes"]):
         answer["grads"] = [g * (1 + 1e-3) for g in answer["grads"]]
     return answer
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+@pytest.mark.parametrize("seed", SEEDS)
+def test_refimpl_in_half_precision_passes_strict(dtype: str, seed: int) -> None:
+    """Inputs drawn in the dtype, graphs kept inside float16's range, tolerances from its epsilon
+    with a floor at its smallest subnormal: refimpl rounding every op to it passes --strict."""
+    options = RunOptions(suites=("graphs",), cases=150, seed=seed, dtype=dtype, strict=True)
+    outcome = run(options, engine=load_engine(f"refimpl-{dtype}"))
+    assert outcome.exit_code == 0, outcome.message
+    values = outcome.frame[outcome.frame["check"].isin(["value", "grad"])]["actual"]
+    assert all(rounded(v, dtype) == v for v in values)  # it does compute in that precision
+
+
+def test_a_float16_engine_passes_and_a_tenth_off_product_rule_is_caught() -> None:
+    outcome = _run(float32.engine16, 0, dtype="float16")
+    assert outcome.exit_code == 0, outcome.message
+    for seed in SEEDS:
+        outcome = _run(float32.mul_off_1e1_f16, seed, dtype="float16", strict=False)
+        blamed = {f.key[0] for f in outcome.failures}
+        assert outcome.exit_code == 1 and "mul" in blamed
+        # float16's wide tolerances must not let a traversal per path "explain" the errors
+        assert "backward" not in blamed
+
+
+def test_float16_graphs_stay_inside_its_range() -> None:
+    from conformance.cases.generate import largest_number
+    from conformance.core.dtypes import MAX_FINITE
+    from conformance.run.pipeline import collect_cases
+
+    options = RunOptions(suites=("graphs",), cases=300, dtype="float16")
+    cases = [c for c in collect_cases(options) if c.op == "graph"]
+    assert cases and all(largest_number(c.spec) <= MAX_FINITE["float16"] for c in cases)
+    wide = RunOptions(suites=("graphs",), cases=300)  # float64's graphs go beyond it
+    assert any(largest_number(c.spec) > MAX_FINITE["float16"] for c in collect_cases(wide))

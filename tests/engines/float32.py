@@ -1,7 +1,8 @@
 """Function engines that compute in float32, as a C `float`, a Rust `f32` or a numpy float32
-engine does: every op's value, every local derivative and every step of the backward pass
-rounded to float32. `engine` is correct for float32; the others carry one small bug each, a
-relative error in one local derivative, which float64 tolerances could never tell from rounding."""
+engine does (and two in float16): every op's value, every local derivative and every step of the
+backward pass rounded. `engine` (and `engine16`) is correct; the others carry one small bug each,
+a relative error in one local derivative, which float64 tolerances could never tell from
+rounding."""
 
 from __future__ import annotations
 
@@ -19,7 +20,16 @@ def f32(x: float) -> float:
         return float("inf") if x > 0 else float("-inf")
 
 
-def _run(spec_dict: dict, off: dict[str, float]) -> dict:
+def f16(x: float) -> float:
+    """x rounded to float16 (an infinity past its range)."""
+    try:
+        return struct.unpack("<e", struct.pack("<e", x))[0]
+    except OverflowError:
+        return float("inf") if x > 0 else float("-inf")
+
+
+def _run(spec_dict: dict, off: dict[str, float], f32=f32) -> dict:
+    """The spec computed with every number rounded by `f32` (float32's rounding, or another)."""
     spec = GraphSpec.from_dict(spec_dict)
     values = {f"x{i}": f32(v) for i, v in enumerate(spec.leaves)}
     values.update((f"c{i}", f32(v)) for i, v in enumerate(spec.consts))
@@ -62,3 +72,14 @@ def mul_off_1e3(spec: dict) -> dict:
 def tanh_off_1e4(spec: dict) -> dict:
     """tanh's local derivative off by one part in ten thousand."""
     return _run(spec, {"tanh": 1e-4})
+
+
+def engine16(spec: dict) -> dict:
+    """A correct float16 engine (a GPU's half precision)."""
+    return _run(spec, {}, f16)
+
+
+def mul_off_1e1_f16(spec: dict) -> dict:
+    """float16, the product rule off by one part in ten (float16 keeps about three digits, and
+    a graph's rounding adds up: 3e-2 hides in it, 1e-1 does not)."""
+    return _run(spec, {"mul": 1e-1}, f16)
