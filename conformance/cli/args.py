@@ -9,6 +9,7 @@ from collections.abc import Callable
 from conformance.core.dtypes import DTYPES, SUPPORTED
 from conformance.core.options import (
     ALL_SUITES,
+    DTYPE_SUITES,
     LAYER_SUITES,
     MAX_CASES,
     MAX_MAX_NODES,
@@ -140,7 +141,6 @@ def dtype(text: str) -> str:
 # The suites a dtype other than float64 checks so far: random and one-op graphs. The edge cases,
 # neurons and training need their own versions in that precision (overflow of exp at 88.7 in
 # float32, not 709.8).
-DTYPE_SUITES = ("graphs",)
 
 
 def suites_for_engine(given: tuple[str, ...] | None, engine: str) -> tuple[str, ...] | None:

@@ -108,9 +108,10 @@ def add_run_parser(sub) -> None:
         help="run only this case id (repeatable), as printed in the reports",
     )  # fmt: skip
     r.add_argument(
-        "--dtype", type=dtype, default="float64", metavar="DTYPE",
-        help="the precision the engine computes in: float64 (default) or float32; its inputs are "
-        "numbers of it and its tolerances its rounding (the graphs suite so far)",
+        "--dtype", type=dtype, default=None, metavar="DTYPE",
+        help="the precision the engine computes in: float64 (default, unless the engine declares "
+        "another), float32, float16 or bfloat16; its inputs are numbers of it and its "
+        "tolerances its rounding (the graphs suite so far)",
     )  # fmt: skip
     r.add_argument(
         "--strict", action="store_true",
@@ -135,6 +136,8 @@ def run_command(args: argparse.Namespace) -> int:
             raise UsageError("give --engine or --engine-command, not both")
         args.engine = "command:" + args.engine_command
     try:
+        adopt = args.dtype is None  # the engine's declared dtype, if it declares one
+        args.dtype = args.dtype or "float64"
         if args.dtype != "float64" and args.engine.startswith("layers:"):
             raise ValueError("layer engines are checked in float64 so far: leave --dtype out")
         chosen = suites_for_dtype(suites_for_engine(args.suite, args.engine), args.dtype)
@@ -157,11 +160,15 @@ def run_command(args: argparse.Namespace) -> int:
         steps=args.steps,
         strict=args.strict,
     )
-    return _run(options, out, args.xfails, args.baseline)
+    return _run(options, out, args.xfails, args.baseline, adopt)
 
 
 def _run(
-    options: RunOptions, out: Path, xfails_file: str | None = None, baseline_dir: str | None = None
+    options: RunOptions,
+    out: Path,
+    xfails_file: str | None = None,
+    baseline_dir: str | None = None,
+    adopt_dtype: bool = False,
 ) -> int:
     # Imported here: they bring torch, which a bad option should not wait for.
     from conformance.core.spec import SpecError
@@ -189,10 +196,10 @@ def _run(
                   file=sys.stderr)  # fmt: skip
             return EXIT_USAGE
         with lock:
-            return _run_locked(options, out, xfails, reference)
+            return _run_locked(options, out, xfails, reference, adopt_dtype)
 
 
-def _run_locked(options: RunOptions, out: Path, xfails, reference) -> int:
+def _run_locked(options: RunOptions, out: Path, xfails, reference, adopt_dtype: bool) -> int:
     """The run once `out` is locked, with signals deferred."""
     from conformance.core.records import to_frame
     from conformance.engines import EngineLoadError
@@ -229,7 +236,9 @@ def _run_locked(options: RunOptions, out: Path, xfails, reference) -> int:
         try:
             try:
                 with SIGNALS.raising():
-                    outcome = run(options, progress, on_rows=on_rows, xfails=xfails)
+                    outcome = run(options, progress, on_rows=on_rows, xfails=xfails,
+                                  adopt_dtype=adopt_dtype)  # fmt: skip
+                options = outcome.options or options  # with the dtype the engine declared
             except KeyboardInterrupt:  # outside the runner's try: the rows it had flushed
                 rows = apply_xfails(seen, xfails)[0] if xfails else seen
                 frame = to_frame(rows)

@@ -13,6 +13,7 @@ __all__ = [
     "DEFAULT_RUN_JOBS",
     "DEFAULT_STEPS",
     "DEFAULT_TIMEOUT",
+    "DTYPE_SUITES",
     "EXIT_FAILED",
     "EXIT_INTERRUPTED",
     "EXIT_NOTHING_CHECKED",
@@ -41,6 +42,8 @@ EXIT_INTERRUPTED = 130  # Ctrl-C: the rows so far are written
 SUITE_NAMES = ("examples", "graphs", "edges", "semantics", "neurons", "training")
 # The suites of layer-function engines (`--engine layers:...`), which the scalar suites are not.
 LAYER_SUITES = ("layers",)
+# The suites a dtype other than float64 checks so far (the others need versions in its range).
+DTYPE_SUITES = ("graphs",)
 ALL_SUITES = SUITE_NAMES + LAYER_SUITES
 DEFAULT_STEPS = 50  # SGD steps of each training case
 PROFILES = ("quick", "thorough")

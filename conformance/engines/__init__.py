@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from conformance.core.dtypes import DTYPES
 from conformance.core.result import EngineResult
 from conformance.core.tensors import LAYER_PREFIX, is_layer_engine
 from conformance.engines.errors import EngineLoadError
@@ -23,6 +24,7 @@ __all__ = [
     "COMMAND_PREFIX",
     "EngineLoadError",
     "EngineResult",
+    "declared_dtype",
     "engine_file",
     "load_engine",
     "portable_engine_name",
@@ -77,6 +79,16 @@ def load_engine(name: str) -> Any:
     if inspect.isclass(obj):
         return ScalarClassEngine(obj, name)
     return FunctionEngine(obj, name)
+
+
+def declared_dtype(engine: Any) -> str | None:
+    """The precision an engine says it computes in: a `dtype` attribute on its Value class or
+    function ("float32", ...), or the protocol handshake's "dtype"; None when it says nothing."""
+    found = getattr(engine, "dtype", None)
+    for owner in ("cls", "fn"):
+        if found is None:
+            found = getattr(getattr(engine, owner, None), "dtype", None)
+    return found if isinstance(found, str) and found in DTYPES else None
 
 
 def engine_file(name: str) -> tuple[Path, str] | None:

@@ -27,7 +27,13 @@ from conformance.cases.generate import op_variants
 from conformance.core.options import DEFAULT_TIMEOUT, worker_memory_limit_mb
 from conformance.core.spec import GraphSpec
 from conformance.core.tensors import LayerSpec, TensorResult, is_layer_engine
-from conformance.engines import COMMAND_PREFIX, EngineLoadError, EngineResult, load_engine
+from conformance.engines import (
+    COMMAND_PREFIX,
+    EngineLoadError,
+    EngineResult,
+    declared_dtype,
+    load_engine,
+)
 
 if TYPE_CHECKING:
     from conformance.engines.schedule import Schedule
@@ -63,7 +69,7 @@ def _serve(conn, engine_name: str, parent: int | None = None) -> None:  # in the
     except BaseException as exc:
         conn.send(("load-error", f"loading engine {engine_name!r} raised {_describe(exc)}"))
         return
-    conn.send(("ready", engine.name))
+    conn.send(("ready", engine.name, declared_dtype(engine)))
     try:
         _answer(conn, engine)
     finally:
@@ -196,6 +202,7 @@ class _Worker:
         )
         self.process.start()
         child.close()
+        self.dtype: str | None = None  # the precision the engine declares, once loaded
 
     def handshake(self, timeout: float) -> str:
         """The engine's name once loaded; EngineLoadError when it cannot load."""
@@ -203,7 +210,8 @@ class _Worker:
             self.kill()
             raise EngineLoadError(f"engine {self.engine_name!r} did not load in {timeout:g} s")
         try:
-            kind, text = self.conn.recv()
+            kind, text, *rest = self.conn.recv()
+            dtype = rest[0] if rest else None
         except (EOFError, OSError):
             code = self.kill()
             raise EngineLoadError(
@@ -212,6 +220,7 @@ class _Worker:
         if kind != "ready":
             self.kill()
             raise EngineLoadError(text)
+        self.dtype = dtype
         return text
 
     def probe(self, variant: tuple, timeout: float) -> tuple[bool, tuple | None]:
@@ -276,6 +285,7 @@ class EnginePool:
         self.timeout = float(timeout)
         self.gate = gate
         self.name = engine
+        self.dtype: str | None = None  # declared by the engine (see engines.declared_dtype)
         self.unsupported: dict[tuple, str] = {}
         self.broken: dict[tuple, str] = {}  # variants that exist but raise or give non-numbers
         # (priority, sequence, index, spec, shape, future): a checker's follow-up call
@@ -291,6 +301,7 @@ class EnginePool:
         With `probe`, first ask which op variants it lacks (`self.unsupported`)."""
         worker = _Worker(self.engine)
         self.name = worker.handshake(load_timeout)
+        self.dtype = worker.dtype
         if probe and not is_layer_engine(self.engine):  # layers: a missing one is a skip row
             worker = self._probe_all(worker, load_timeout)
         self._worker = worker

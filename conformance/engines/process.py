@@ -5,7 +5,9 @@ standard JSON: nan and infinities are the strings "nan", "inf", "-inf").
 
 1. Handshake: once started, the engine writes
        {"protocol": "backprop-conformance", "version": 1, "engine": "NAME", "ops": ["add", ...]}
-   `ops` lists the vocabulary ops it supports (cases with others are skipped).
+   `ops` lists the vocabulary ops it supports (cases with others are skipped). An optional
+   "dtype" ("float32", "float16", "bfloat16") says the precision it computes in: a run without
+   `--dtype` then checks it in that precision.
 2. Requests: the suite writes {"id": N, "spec": SPEC}, SPEC being a graph spec as
    `GraphSpec.to_dict()` writes it (leaves, consts, nodes, output, upstream, backwards, ...).
 3. Replies: the engine answers each request, in order, with
@@ -35,6 +37,7 @@ import subprocess
 import time
 from typing import Any
 
+from conformance.core.dtypes import DTYPES
 from conformance.core.result import EngineResult
 from conformance.core.spec import GraphSpec
 from conformance.engines.errors import EngineLoadError
@@ -114,6 +117,7 @@ class ProcessEngine:
         self.name = name or f"command:{command}"
         self.proc: subprocess.Popen | None = None
         self.ops: frozenset[str] = frozenset()
+        self.dtype: str | None = None  # declared in the handshake
         self._next_id = 0
         self._start()
 
@@ -152,6 +156,14 @@ class ProcessEngine:
         self.ops = frozenset(ops)
         if hello.get("engine"):
             self.name = str(hello["engine"])
+        dtype = hello.get("dtype")
+        if dtype is not None and dtype not in DTYPES:
+            self._stop()
+            raise EngineLoadError(
+                f"{self.command!r}: the handshake's dtype {dtype!r:.40} is not one of "
+                f"{', '.join(DTYPES)}"
+            )
+        self.dtype = dtype
 
     def _stop(self) -> None:
         if self.proc is not None:

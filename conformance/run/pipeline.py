@@ -17,6 +17,7 @@ from conformance.checks.judge import Finish, judge_case
 from conformance.core.case import Case, EngineCall
 from conformance.core.csvrows import CsvLines, csv_lines
 from conformance.core.options import (
+    DTYPE_SUITES,
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_NOTHING_CHECKED,
@@ -26,7 +27,7 @@ from conformance.core.options import (
 from conformance.core.records import DIFFERENCE_KINDS, FAILING, Record, to_frame
 from conformance.core.result import EngineResult
 from conformance.core.spec import GraphSpec
-from conformance.engines import COMMAND_PREFIX, portable_engine_name
+from conformance.engines import COMMAND_PREFIX, declared_dtype, portable_engine_name
 from conformance.engines.pool import EnginePool, probe_capabilities
 from conformance.engines.schedule import NOT_RUN, Schedule, not_run, shape
 from conformance.failures.layers import layer_failures
@@ -62,6 +63,7 @@ class RunOutcome:
     broken: dict = field(default_factory=dict)  # op variants that exist but break, with what broke
     warnings: list = field(default_factory=list)  # e.g. xfail entries that match nothing
     layer_failures: list = field(default_factory=list)  # failures.layers.LayerFailure
+    options: RunOptions | None = None  # as run: with the dtype the engine declared, if adopted
 
 
 def reproduce_command(options: RunOptions, case: Case) -> str:
@@ -215,6 +217,7 @@ def run(
     engine: Any = None,
     on_rows: Callable[[list[Record], CsvLines], None] | None = None,
     xfails: list[XfailEntry] | None = None,
+    adopt_dtype: bool = False,
 ) -> RunOutcome:
     """Check the engine on every case; raises EngineLoadError when it cannot even load.
 
@@ -223,6 +226,8 @@ def run(
     `on_rows` receives each case's rows as soon as they exist, with their lines of
     conformance.csv (to flush them to disk).
     `xfails` turns the failures they list into xfail (see `conformance.failures.xfails`).
+    `adopt_dtype`: a float64 run of an engine that declares another dtype (`declared_dtype`)
+    checks it in that dtype instead (`--dtype` not given); the outcome's `options` say so.
 
     The steps: prepare the engine, collect the cases, execute them (here, or in `--jobs`
     checker processes), apply the xfails, shrink the failures, and the outcome. Ctrl-C at any
@@ -236,6 +241,8 @@ def run(
     try:
         with one_torch_thread():
             _prepare_engine(state, engine)
+            if adopt_dtype:
+                _adopt_dtype(state, engine)
             cases, jobs = _collect(state)
             if not state.total:
                 return RunOutcome(
@@ -270,6 +277,23 @@ def _prepare_engine(state: _Run, engine: Any) -> None:
     else:
         state.unsupported, state.broken = probe_capabilities(engine)
         state.call = partial(run_in_process, engine)
+
+
+def _adopt_dtype(state: _Run, engine: Any) -> None:
+    """The engine's declared dtype, for a run that was not told one: its suites narrowed to
+    those the dtype covers (a warning names any left out)."""
+    options = state.options
+    declared = state.pool.dtype if state.pool is not None else declared_dtype(engine)
+    if declared is None or declared == options.dtype or options.dtype != "float64":
+        return
+    suites = tuple(s for s in options.suites if s in DTYPE_SUITES) or DTYPE_SUITES
+    left = [s for s in options.suites if s not in DTYPE_SUITES]
+    if left:
+        state.warnings.append(
+            f"the engine declares {declared}: checking {', '.join(suites)} in {declared} "
+            f"({', '.join(left)} not yet in {declared})"
+        )
+    state.options = replace(options, dtype=declared, suites=suites)
 
 
 def _collect(state: _Run) -> tuple[list[Case] | CaseRecipe, int]:
@@ -330,7 +354,8 @@ def _apply_xfails(state: _Run, xfails: list[XfailEntry] | None) -> None:
     """The listed failures become xfail (and stale entries warnings), once."""
     if not xfails or state.xfailed:
         return
-    state.records, state.warnings = apply_xfails(state.records, xfails)
+    state.records, stale = apply_xfails(state.records, xfails)
+    state.warnings += stale
     state.xfailed = True
     state.rows_by_case = {}
     for r in state.records:
@@ -367,7 +392,7 @@ def _outcome(state: _Run, interrupted: bool, failures: list, start: float) -> Ru
     return RunOutcome(
         frame, code, message, state.name, elapsed, interrupted, state.total, failures=failures,
         unsupported=state.unsupported, warnings=state.warnings, broken=state.broken,
-        layer_failures=state.layer_failures,
+        layer_failures=state.layer_failures, options=state.options,
     )  # fmt: skip
 
 

@@ -3,6 +3,7 @@ xfails; the API's documented example as a user's own test. (In process: tests/ac
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -120,6 +121,19 @@ def test_the_javascript_engine_passes_through_the_protocol(conformance, tmp_path
 
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed")
+def test_the_float32_javascript_engine_declares_its_dtype_and_passes(
+    conformance, tmp_path: Path
+) -> None:
+    """Math.fround at every step, "dtype": "float32" in its handshake: checked in float32."""
+    engine = ROOT / "examples" / "js-engine-float32" / "engine.js"
+    proc = conformance("run", "--engine-command", f"node {engine}", "--cases", "200", "--strict",
+                       "--out", str(tmp_path))  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert json.loads((tmp_path / "run.json").read_text())["options"]["dtype"] == "float32"
+    assert set(_frame(tmp_path)["status"]) == {"pass"}
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed")
 def test_a_javascript_bug_is_caught_through_the_protocol(conformance, tmp_path: Path) -> None:
     buggy = tmp_path / "engine.js"
     buggy.write_text(JS_ENGINE.read_text().replace("[1 - t * t]", "[1 - t]"))
@@ -182,6 +196,11 @@ def test_a_process_of_another_protocol_version_is_refused(
         conformance("run", "--engine-command", "no-such-program-here", "--out", str(tmp_path)),
         "cannot start",
     )
+    assert_one_line_error(
+        conformance("run", "--engine-command", _protocol("bad_dtype.py"), "--out",
+                    str(tmp_path)),
+        "the handshake's dtype 'float8' is not one of",
+    )  # fmt: skip
 
 
 def test_engine_and_engine_command_together_are_a_usage_error(

@@ -48,3 +48,19 @@ def test_what_is_not_supported_yet_is_one_line(
     conformance, assert_one_line_error, tmp_path: Path, args, needle: str
 ) -> None:
     assert_one_line_error(conformance("run", *args, "--out", str(tmp_path)), needle)
+
+
+def test_an_engine_that_declares_its_dtype_is_checked_in_it(conformance, tmp_path: Path) -> None:
+    engine = "tests.engines.float32:declared"
+    proc = conformance("run", "--engine", engine, "--cases", "40", "--out", str(tmp_path / "a"))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.startswith(f"engine {engine}, seed 0, float32: ")
+    meta = json.loads((tmp_path / "a" / "run.json").read_text())
+    assert meta["options"]["dtype"] == "float32" and meta["options"]["suites"] == ["graphs"]
+    assert "the engine declares float32" in proc.stderr  # the suites it could not check yet
+    frame = pd.read_csv(tmp_path / "a" / "conformance.csv")
+    assert frame["reproduce"].str.contains("--dtype float32").all()
+    # Told float64 in so many words, it is checked in float64, and fails with the suggestion.
+    told = conformance("run", "--engine", engine, "--dtype", "float64", "--suite", "graphs",
+                       "--cases", "40", "--out", str(tmp_path / "b"))  # fmt: skip
+    assert told.returncode == 1 and "check it with --dtype float32" in told.stdout
