@@ -34,6 +34,8 @@ __all__ = ["PartialRows", "summarize", "write_csv", "write_reports"]
 
 
 SUMMARY_COLUMNS = ["suite", "op", "cases", "pass_rate", "worst_error", *STATUSES, "rows"]
+# summary.csv's last column: the precision the tolerances (and so worst_error) are in.
+DTYPE_COLUMN = "dtype"
 
 
 # The checks whose abs_err is a number's distance from torch's and whose tolerance is the bound a
@@ -294,7 +296,8 @@ def write_reports(
     else:
         _atomic(paths["csv"], lambda p: write_csv(frame, p))
     summary = summarize(frame)
-    _atomic(paths["summary"], lambda p: summary.to_csv(p, index=False, lineterminator="\n"))
+    written = summary.assign(**{DTYPE_COLUMN: getattr(options, "dtype", "float64")})
+    _atomic(paths["summary"], lambda p: written.to_csv(p, index=False, lineterminator="\n"))
     layered = is_layer_engine(options.engine)
     covered = layer_coverage_frame(frame) if layered else coverage_frame(outcome.unsupported)
     coverage = safe_csv_frame(covered, ("reason",))

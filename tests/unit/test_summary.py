@@ -42,3 +42,18 @@ def test_the_worst_error_of_a_failing_group_is_above_1() -> None:
     )
     summary = summarize(rows)
     assert summary.loc[0, "worst_error"] == 3.0  # the grad row; the descent row's 4e13 is not
+
+
+def test_the_summary_says_the_dtype_its_worst_errors_are_in(tmp_path) -> None:
+    """worst_error is in units of tolerances of one dtype: its last column names it."""
+    from conformance.core.options import RunOptions
+    from conformance.engines import load_engine
+    from conformance.report.writers import write_reports
+    from conformance.run.pipeline import run
+
+    for dtype in ("float64", "float32"):
+        options = RunOptions(suites=("graphs",), cases=10, dtype=dtype, jobs=1)
+        outcome = run(options, engine=load_engine("refimpl"))
+        write_reports(outcome, options, tmp_path / dtype)
+        summary = pd.read_csv(tmp_path / dtype / "summary.csv")
+        assert list(summary.columns)[-1] == "dtype" and set(summary["dtype"]) == {dtype}
