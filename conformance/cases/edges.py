@@ -70,11 +70,48 @@ EDGE_CASES: tuple[tuple[str, str, tuple[float, ...], float | None], ...] = (
 )
 
 
-def edges(options: object = None) -> list[Case]:
-    """One case per kink or extreme, each with a readable id."""
+# The cases whose points are float64's own extremes (1e200, 5e-324, exp's 709.8): a narrower
+# dtype has its own, below.
+_FLOAT64_ONLY = frozenset({
+    "edge-exp-710-overflows", "edge-huge-times-huge", "edge-tiny-times-tiny",
+    "edge-huge-over-tiny", "edge-tiny-over-huge", "edge-subnormal-times-half",
+})  # fmt: skip
+# A narrower dtype's extremes: where exp overflows (float32's largest is 3.4e38, exp(88.7);
+# float16's 65504, exp(11.09)) and underflows below the smallest subnormal, where sigmoid's
+# derivative underflows to 0, products past the range, and the smallest subnormal halved.
+_RANGES: dict[str, dict[str, tuple[float, ...]]] = {
+    "float32": {
+        "exp-89-overflows": (89.0,), "exp-minus-104-underflows": (-104.0,),
+        "sigmoid-minus-104-underflows": (-104.0,), "huge-times-huge": (1e20, 1e20),
+        "tiny-times-tiny": (1e-20, 1e-20), "subnormal-times-half": (1.401298464324817e-45, 0.5),
+    },
+    "bfloat16": {
+        "exp-89-overflows": (89.0,), "exp-minus-104-underflows": (-104.0,),
+        "sigmoid-minus-104-underflows": (-104.0,), "huge-times-huge": (1e20, 1e20),
+        "tiny-times-tiny": (1e-20, 1e-20), "subnormal-times-half": (9.183549615799121e-41, 0.5),
+    },
+    "float16": {
+        "exp-11.1-overflows": (11.1015625,), "exp-minus-18-underflows": (-18.0,),
+        "sigmoid-minus-20-derivative-underflows": (-20.0,), "huge-times-huge": (300.0, 300.0),
+        "tiny-times-tiny": (0.001, 0.001), "subnormal-times-half": (5.960464477539063e-08, 0.5),
+    },
+}  # fmt: skip
+_RANGE_OPS = {"exp": "exp", "sigmoid": "sigmoid", "huge": "mul", "tiny": "mul", "subnormal": "mul"}
+
+
+def edges(options: object = None, dtype: str = "float64") -> list[Case]:
+    """One case per kink or extreme, each with a readable id; for a narrower dtype, its own
+    extremes, with every point a number of it (torch in that dtype gives the answer)."""
+    table = list(EDGE_CASES)
+    if dtype != "float64":
+        table = [c for c in table if c[0] not in _FLOAT64_ONLY]
+        for name, values in _RANGES[dtype].items():
+            table.append((f"edge-{dtype}-{name}", _RANGE_OPS[name.split("-")[0]], values, None))
     cases = []
-    for case_id, op, values, param in EDGE_CASES:
+    for case_id, op, values, param in table:
         args = tuple(f"x{i}" for i in range(len(values)))
         spec = GraphSpec(leaves=values, nodes=(Node(op, args, param),), output="n0")
+        if dtype != "float64":
+            spec = spec.in_dtype(dtype)
         cases.append(Case("edges", case_id, spec, op, kind="edge"))
     return cases

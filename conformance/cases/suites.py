@@ -118,7 +118,7 @@ def _random_graph(options: SuiteOptions, i: int) -> Case:
 
 
 def _edges(options: SuiteOptions) -> list[Case]:
-    return edges()
+    return edges(dtype=options.dtype)
 
 
 def _semantics(options: SuiteOptions) -> list[Case]:

@@ -8,11 +8,12 @@ import re
 
 from conformance.checks.compare import errors, ulp_distance
 from conformance.core.case import Case, EngineCall
+from conformance.core.dtypes import spacing
 from conformance.core.records import Record, Status
 from conformance.core.result import EngineResult
 from conformance.core.spec import GraphSpec
 from conformance.core.vocabulary import OPS
-from conformance.oracles.autograd import torch_reference
+from conformance.oracles.autograd import torch_in_dtype, torch_reference
 
 __all__ = ["check_edge", "edge_agree"]
 
@@ -23,19 +24,31 @@ def _ulps(spec: GraphSpec) -> float:
     return max(2.0, *(OPS[n.op].ulp for n in spec.nodes))
 
 
-def edge_agree(expected: float, actual: float, ulps: float, zero_sign: bool) -> bool:
-    """Equal within `ulps` ULP; nan only matches nan, inf only itself, zero signs if asked."""
+def edge_agree(
+    expected: float, actual: float, ulps: float, zero_sign: bool, dtype: str = "float64"
+) -> bool:
+    """Equal within `ulps` ULP of `dtype`; nan only matches nan, inf only itself, zero signs if
+    asked."""
     if math.isnan(expected) or math.isnan(actual):
         return math.isnan(expected) and math.isnan(actual)
     if math.isinf(expected) or math.isinf(actual):
         return expected == actual
     if expected == 0 and actual == 0:
         return not zero_sign or math.copysign(1, expected) == math.copysign(1, actual)
-    return ulp_distance(expected, actual) <= ulps
+    return _apart(expected, actual, dtype) <= ulps
 
 
-def _abs_tolerance(expected: float, ulps: float) -> float:
-    return ulps * math.ulp(expected) if math.isfinite(expected) else 0.0
+def _apart(expected: float, actual: float, dtype: str) -> float:
+    """ULP of `dtype` between the two (float64's counted exactly)."""
+    if dtype == "float64":
+        return ulp_distance(expected, actual)
+    return abs(actual - expected) / spacing(expected, dtype)
+
+
+def _abs_tolerance(expected: float, ulps: float, dtype: str = "float64") -> float:
+    if not math.isfinite(expected):
+        return 0.0
+    return ulps * (math.ulp(expected) if dtype == "float64" else spacing(expected, dtype))
 
 
 # Python's arithmetic exceptions: where torch returns inf or nan, Python's float raises these.
@@ -72,13 +85,18 @@ def check_edge(case: Case, engine: str, result: EngineResult, call: EngineCall) 
     difference here is a convention (`differs`, kind `ieee`), except an engine that raises
     something other than an arithmetic exception: that op is broken (`error`)."""
     spec, ulps = case.spec, _ulps(case.spec)
+    dtype = spec.dtype
+    # The answer is torch's in the engine's own precision: where exp overflows, what underflows.
+    reference_of = torch_in_dtype if dtype != "float64" else torch_reference
     formula = spec.formula()
 
     def row(check, node, expected, actual, status, detail) -> Record:
         abs_err, rel_err, ulp = (None, None, None)
         if expected is not None and actual is not None:
             abs_err, rel_err, ulp = errors(expected, actual)
-        tol = None if expected is None else _abs_tolerance(expected, ulps)
+        tol = None if expected is None else _abs_tolerance(expected, ulps, dtype)
+        if ulp is not None and dtype != "float64" and math.isfinite(abs_err):
+            ulp = abs_err / spacing(expected, dtype)
         return Record.for_case(
             case, engine, check=check, node=node, expected=expected, actual=actual,
             abs_err=abs_err, rel_err=rel_err, ulp=ulp, tolerance=tol, status=status,
@@ -91,14 +109,14 @@ def check_edge(case: Case, engine: str, result: EngineResult, call: EngineCall) 
         where = f"at {formula} with {_point(spec)}"
         if not _IEEE_EXCEPTIONS.search(result.error):
             return [row("run", "", None, None, "error", f"the engine {result.error} {where}")]
-        reference = torch_reference(spec)
+        reference = reference_of(spec)
         grads = ", ".join(f"{g!r}" for g in reference.grads)
         detail = (
             f"the engine {result.error} {where}, where torch gives {reference.value!r} "
             f"(gradients {grads}): {CONVENTION}"
         )
         return [row("run", "", None, None, "differs", detail)]
-    reference = torch_reference(spec)
+    reference = reference_of(spec)
     rows = []
     checks = [("value", "output", reference.value, result.value, True)]
     for k in range(len(spec.leaves)):
@@ -106,13 +124,14 @@ def check_edge(case: Case, engine: str, result: EngineResult, call: EngineCall) 
         checks.append(("grad", spec.leaf_name(k), reference.grads[k], actual, False))
     for check, node, expected, actual, zero_sign in checks:
         what = formula if check == "value" else f"d({formula})/d{node}"
-        if edge_agree(expected, actual, ulps, zero_sign):
+        if edge_agree(expected, actual, ulps, zero_sign, dtype):
             status, detail = "pass", f"{what} = {actual!r} at {_point(spec)}, as torch"
         else:
             status = "differs"
             detail = (
                 f"{what} = {actual!r} at {_point(spec)}, but torch gives {expected!r}: "
-                f"{_finding(expected, actual, ulps, spec)} ({CONVENTION})"
+                f"{_finding(expected, actual, ulps, spec)} ({CONVENTION}"
+                + (f", in {dtype})" if dtype != "float64" else ")")
             )
         rows.append(row(check, node, expected, actual, status, detail))
     return rows

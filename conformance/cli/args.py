@@ -172,7 +172,7 @@ def suites_for_dtype(given: tuple[str, ...] | None, dtype: str) -> tuple[str, ..
     beyond = [s for s in given if s not in DTYPE_SUITES]
     if beyond:
         raise ValueError(
-            f"--dtype {dtype} checks the {', '.join(DTYPE_SUITES)} suite so far, not "
-            f"{', '.join(beyond)}: leave --suite out, or give --suite graphs"
+            f"--dtype {dtype} checks the {' and '.join(DTYPE_SUITES)} suites so far, not "
+            f"{', '.join(beyond)}: leave --suite out, or give --suite {','.join(DTYPE_SUITES)}"
         )
     return given

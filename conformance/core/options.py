@@ -43,7 +43,7 @@ SUITE_NAMES = ("examples", "graphs", "edges", "semantics", "neurons", "training"
 # The suites of layer-function engines (`--engine layers:...`), which the scalar suites are not.
 LAYER_SUITES = ("layers",)
 # The suites a dtype other than float64 checks so far (the others need versions in its range).
-DTYPE_SUITES = ("graphs",)
+DTYPE_SUITES = ("graphs", "edges")
 ALL_SUITES = SUITE_NAMES + LAYER_SUITES
 DEFAULT_STEPS = 50  # SGD steps of each training case
 PROFILES = ("quick", "thorough")

@@ -25,9 +25,13 @@ def _torch_op(node: Node, args: list) -> torch.Tensor:
 
 
 class TorchEngine:
-    """Runs a spec with torch autograd and reports every node's value and gradient."""
+    """Runs a spec with torch autograd and reports every node's value and gradient; in float64,
+    or in another dtype (`torch.float32`, ...) for that precision's conventions."""
 
     name = "torch"
+
+    def __init__(self, dtype: torch.dtype = DTYPE) -> None:
+        self.dtype = dtype
 
     def run(self, spec: GraphSpec) -> EngineResult:
         """Forward, backward from upstream * output, with retain_grad on every node.
@@ -35,7 +39,7 @@ class TorchEngine:
         With `spec.backwards` > 1 the node gradients accumulate too (retain_grad's semantics);
         the leaves' are what is compared then.
         """
-        leaves = [torch.tensor(x, dtype=DTYPE, requires_grad=True) for x in spec.leaves]
+        leaves = [torch.tensor(x, dtype=self.dtype, requires_grad=True) for x in spec.leaves]
         nodes = evaluate(spec, leaves)
         for n in nodes:
             if n.requires_grad:

@@ -16,7 +16,7 @@ from conformance.core.result import EngineResult
 from conformance.core.spec import GraphSpec
 from conformance.engines.torch_engine import DTYPE, TorchEngine, evaluate
 
-__all__ = ["FiniteDifferences", "finite_differences", "torch_reference"]
+__all__ = ["FiniteDifferences", "finite_differences", "torch_in_dtype", "torch_reference"]
 
 _TORCH = TorchEngine()
 # Relative step: balances truncation (h**2) against rounding (eps / h) for smooth functions.
@@ -29,6 +29,14 @@ PASS_ELEMENTS = 2**24
 def torch_reference(spec: GraphSpec) -> EngineResult:
     """torch.autograd's value, leaf gradients, node values and node gradients for `spec`."""
     return _TORCH.run(spec)
+
+
+def torch_in_dtype(spec: GraphSpec) -> EngineResult:
+    """torch.autograd computing in `spec.dtype` itself: that precision's conventions (where exp
+    overflows, what underflows to 0), as opposed to the truth, which is float64's."""
+    if spec.dtype == "float64":
+        return _TORCH.run(spec)
+    return TorchEngine(getattr(torch, spec.dtype)).run(spec)
 
 
 @dataclass(frozen=True)

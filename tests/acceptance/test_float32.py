@@ -118,3 +118,21 @@ def test_float16_graphs_stay_inside_its_range() -> None:
     assert cases and all(largest_number(c.spec) <= MAX_FINITE["float16"] for c in cases)
     wide = RunOptions(suites=("graphs",), cases=300)  # float64's graphs go beyond it
     assert any(largest_number(c.spec) > MAX_FINITE["float16"] for c in collect_cases(wide))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float16", "bfloat16"])
+def test_the_edges_are_the_dtypes_own_and_torch_in_it_answers(dtype: str) -> None:
+    """exp overflows at 88.7 in float32 and 11.1 in float16, sigmoid underflows, products pass
+    the range: refimpl rounding to the dtype meets torch computing in it, to the ULP, while
+    float64 refimpl, which does not overflow there, differs from that convention."""
+    options = RunOptions(suites=("edges",), dtype=dtype, strict=True)
+    outcome = run(options, engine=load_engine(f"refimpl-{dtype}"))
+    assert outcome.exit_code == 0, outcome.message
+    ids = set(outcome.frame["case"])
+    assert f"edge-{dtype}-huge-times-huge" in ids and "edge-exp-710-overflows" not in ids
+    overflow = next(i for i in ids if i.startswith(f"edge-{dtype}-exp-") and "overflows" in i)
+    rows = outcome.frame[outcome.frame["case"] == overflow]
+    assert rows["expected"].tolist()[0] == float("inf")  # torch in the dtype overflows
+    wide = run(RunOptions(suites=("edges",), dtype=dtype), engine=load_engine("refimpl"))
+    differs = wide.frame[wide.frame["status"] == "differs"]
+    assert overflow in set(differs["case"]) and set(differs["kind"]) == {"ieee"}
