@@ -5,6 +5,7 @@ one included, and the upstream gradient is random (never all ones)."""
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
 from conformance.cases.generate import sub_seed
 from conformance.core.case import Case
@@ -28,19 +29,22 @@ def layer_case_count(cases: int) -> int:
     return sum(1 + len(_conventions(layer)) + per_layer(cases) for layer in LAYERS)
 
 
-def layer_cases(seed: int, cases: int) -> list[Case]:
-    """The suite's cases: each layer's fixed case, then its random ones, layer by layer."""
+def layer_cases(seed: int, cases: int, dtype: str = "float64") -> list[Case]:
+    """The suite's cases: each layer's fixed case, then its random ones, layer by layer; in
+    `dtype`, the precision the engine computes in."""
     out = []
     for layer in LAYERS:
-        out.append(_case(_fixed(layer)))
-        out.extend(_case(spec) for spec in _conventions(layer))
+        out.append(_case(_fixed(layer), dtype))
+        out.extend(_case(spec, dtype) for spec in _conventions(layer))
         for i in range(per_layer(cases)):
             rng = random.Random(sub_seed(seed, "layers", layer, i))
-            out.append(_case(_random(layer, rng, sub_seed(seed, "layer-values", layer, i))))
+            spec = _random(layer, rng, sub_seed(seed, "layer-values", layer, i))
+            out.append(_case(spec, dtype))
     return out
 
 
-def _case(spec: LayerSpec) -> Case:
+def _case(spec: LayerSpec, dtype: str = "float64") -> Case:
+    spec = spec if dtype == "float64" else replace(spec, dtype=dtype)
     return Case("layers", spec.case_id(), spec, spec.layer, kind="layer")  # type: ignore[arg-type]
 
 

@@ -133,7 +133,7 @@ SUITES: dict[str, Callable[[SuiteOptions], list[Case]]] = {
     "semantics": _semantics,
     "neurons": lambda options: neurons(options.seed, options.cases),
     "training": lambda options: training(options.seed, options.steps),
-    "layers": lambda options: layer_cases(options.seed, options.cases),
+    "layers": lambda options: layer_cases(options.seed, options.cases, options.dtype),
 }
 
 

@@ -9,7 +9,7 @@ from dataclasses import replace
 import numpy as np
 
 from conformance.core.case import Case, EngineCall
-from conformance.core.dtypes import ulps
+from conformance.core.dtypes import EPSILON, MAX_FINITE, ulps
 from conformance.core.numfmt import g as fmt
 from conformance.core.numfmt import pair
 from conformance.core.records import Record, Status
@@ -59,6 +59,8 @@ def check_layer(case: Case, engine: str, result, call: EngineCall) -> list[Recor
             row = _convention(row, spec, name, got, ref, arrays)
         if row.status == Status.FAIL:
             row = _overflow(row, spec, got, ref.grads[name], arrays)
+        if row.status == Status.FAIL:
+            row = _out_of_range(row, spec, got, ref.grads[name], ref.tols[name])
         if row.status == Status.FAIL and not ref.fd_agrees.get(name, True):
             row = _unverified(row)
         if row.status == Status.FAIL and not row.hint:
@@ -249,6 +251,24 @@ def _overflow(row: Record, spec: LayerSpec, got, want, arrays: dict) -> Record:
     )  # fmt: skip
 
 
+def _out_of_range(row: Record, spec: LayerSpec, got, want, tol) -> Record:
+    """In a narrow dtype, a gradient whose only wrong elements are infinities or nans where
+    torch's are finite: an intermediate of the engine's formula left the dtype's range (std⁻³
+    in float16, say). The formula is right; the precision is not enough for it."""
+    if spec.dtype == "float64" or not _is_array(got) or got.shape != want.shape:
+        return row
+    bad = _beyond(got, want, tol)
+    if not bad.any() or np.isfinite(got[bad]).any():
+        return row
+    return replace(
+        row, status=Status.DIFFERS.value, kind="ieee",
+        detail=f"{row.detail}: every one is an infinity or nan where torch's is finite, an "
+        f"intermediate past {spec.dtype}'s range (its largest is {fmt(MAX_FINITE[spec.dtype])})",
+        hint="rewrite the formula so no intermediate grows past the dtype's range"
+        + (" (torch's batch norm backward never forms std⁻³)" if spec.layer == "batchnorm" else ""),
+    )  # fmt: skip
+
+
 def _forward_hint(spec: LayerSpec, out, arrays: dict) -> str:
     """The known forward bug a wrong output looks like."""
     if spec.layer not in ("batchnorm", "layernorm") or not _is_array(out):
@@ -261,7 +281,7 @@ def _forward_hint(spec: LayerSpec, out, arrays: dict) -> str:
         x.var(axis=axis, keepdims=True) + float(dict(spec.config).get("eps", 1e-5))
     )
     other = arrays["gamma"] * xhat + arrays["beta"]
-    if np.allclose(out, other, rtol=1e-9, atol=1e-12):
+    if np.allclose(out, other, rtol=max(1e-9, 64 * EPSILON[spec.dtype]), atol=1e-12):
         per = "feature, over the batch (axis 0)" if axis == 1 else "row, over its features (axis 1)"
         return f"the mean and variance are over the wrong axis: {spec.layer} takes them per {per}"
     return ""
@@ -417,7 +437,7 @@ def _dropout_mask(spec: LayerSpec, arrays: dict, out: np.ndarray):
         return None, f"the output has shape {_shape(out.shape)}, not x's {_shape(x.shape)}"
     mask = out / x
     kept = mask != 0
-    if not np.allclose(mask[kept], 1 / p, rtol=1e-12, atol=0):
+    if not np.allclose(mask[kept], 1 / p, rtol=max(1e-12, 64 * EPSILON[spec.dtype]), atol=0):
         return None, (
             f"dropout's kept units must be x / p (inverted dropout, p = {fmt(p)} the keep "
             f"probability): the output holds x·{fmt(float(np.median(mask[kept])))}"
@@ -440,7 +460,7 @@ def _running_rows(case, engine, spec: LayerSpec, result, ref) -> list[Record]:
     for name in ("running_mean", "running_var"):
         got = result.extra.get(name)
         want = ref.extra[name]
-        tol = 64 * 2.0**-52 * (np.abs(want) + 1)
+        tol = 64 * EPSILON[spec.dtype] * (np.abs(want) + 1)
         row = _compare(case, engine, "running", name, got, want, tol, spec)
         if name == "running_var" and row.status == Status.FAIL and _is_array(got):
             n = spec.shape_of("x")[0]
@@ -448,7 +468,7 @@ def _running_rows(case, engine, spec: LayerSpec, result, ref) -> list[Record]:
             c = dict(spec.config)
             m = float(c.get("momentum", 0.9))
             biased = m * spec.arrays()["running_var"] + (1 - m) * x.var(axis=0)
-            if np.allclose(got, biased, rtol=1e-9, atol=0):
+            if np.allclose(got, biased, rtol=max(1e-9, 64 * EPSILON[spec.dtype]), atol=0):
                 row = replace(
                     row, status=Status.DIFFERS.value, kind="statistics",
                     detail=f"running_var keeps the biased batch variance (÷N, numpy's var); "
@@ -496,7 +516,8 @@ def _training_rows(case, engine, spec: LayerSpec, result, arrays: dict) -> list[
         detail = f"the training gave {got.size} losses for {steps} steps"
         return [_row(case, engine, "training", "loss", Status.ERROR, detail=detail)]
     gaps = np.abs(got - np.asarray(want))
-    allowed = TRAINING_ENVELOPE * (1 + np.abs(np.asarray(want)))
+    scale = EPSILON[spec.dtype] / EPSILON["float64"]  # float32's rounding: 2**29 times wider
+    allowed = TRAINING_ENVELOPE * scale * (1 + np.abs(np.asarray(want)))
     gaps = np.where(np.isfinite(got), gaps, np.inf)
     k = int(np.argmax(gaps / allowed))
     ok = bool(np.all(gaps <= allowed))

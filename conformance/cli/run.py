@@ -138,9 +138,11 @@ def run_command(args: argparse.Namespace) -> int:
     try:
         adopt = args.dtype is None  # the engine's declared dtype, if it declares one
         args.dtype = args.dtype or "float64"
-        if args.dtype != "float64" and args.engine.startswith("layers:"):
-            raise ValueError("layer engines are checked in float64 so far: leave --dtype out")
-        chosen = suites_for_dtype(suites_for_engine(args.suite, args.engine), args.dtype)
+        if args.dtype == "bfloat16" and args.engine.startswith("layers:"):
+            raise ValueError("numpy has no bfloat16: layer engines take float64, 32 or 16")
+        given = suites_for_engine(args.suite, args.engine)
+        layered = args.engine.startswith("layers:")
+        chosen = given if layered else suites_for_dtype(given, args.dtype)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     options = RunOptions(

@@ -102,7 +102,8 @@ class LayerSpec:
 
     def arrays(self) -> dict[str, np.ndarray]:
         """Every input, and `dout` (the upstream gradient, never all ones) for layers that are
-        not losses: the same arrays in every process, for the same spec."""
+        not losses: the same arrays in every process, for the same spec; numbers of the spec's
+        dtype (float32 arrays for a float32 engine; the labels stay integers)."""
         import numpy as np  # here: a scalar engine's worker never needs it
 
         rng = np.random.default_rng(self.seed)
@@ -134,6 +135,11 @@ class LayerSpec:
             shape = self.out_shape()
             dout = rng.standard_normal(shape)
             out["dout"] = np.asarray(pinned["dout"]).reshape(shape) if "dout" in pinned else dout
+        if self.dtype != "float64":
+            kind = {"float32": np.float32, "float16": np.float16}.get(self.dtype)
+            if kind is None:
+                raise ValueError(f"numpy has no {self.dtype}: layers take float64, 32 or 16")
+            out = {k: v if v.dtype.kind == "i" else v.astype(kind) for k, v in out.items()}
         return out
 
     def out_shape(self) -> tuple[int, ...]:

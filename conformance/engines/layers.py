@@ -21,6 +21,7 @@ import copy
 import importlib
 import importlib.util
 import sys
+import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
 from types import ModuleType
@@ -80,7 +81,13 @@ class LayerEngine:
             self.bindings[layer] = Binding(forward, backward, args, options)
 
     def run(self, spec: LayerSpec) -> TensorResult:
-        """The engine's output and gradients for `spec`; errors become data."""
+        """The engine's output and gradients for `spec`; errors become data. numpy's warnings
+        (an overflow in float16) are not errors: the numbers they warn of are judged."""
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return self._run(spec)
+
+    def _run(self, spec: LayerSpec) -> TensorResult:
         if spec.layer in self.missing:
             return TensorResult(skip=f"missing: {self.missing[spec.layer]}")
         bind = self.bindings[spec.layer]
@@ -150,8 +157,9 @@ def _run_model(spec: LayerSpec, cls, given: dict, name: str) -> TensorResult:
     try:
         for _ in range(steps):
             _, grads = model.loss(given["x"].copy(), given["y"].copy())
-            for k in ("W1", "b1", "W2", "b2"):
-                params[k] = params[k] - lr * np.asarray(grads[k], dtype=np.float64)
+            for k in ("W1", "b1", "W2", "b2"):  # in the parameters' own dtype
+                step = lr * np.asarray(grads[k], dtype=np.float64)
+                params[k] = (params[k] - step).astype(params[k].dtype)
             losses.append(float(model.loss(given["x"].copy(), given["y"].copy())[0]))
     except Exception as exc:
         return replace(result, error=f"training {name} raised {type(exc).__name__}: {exc}")

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from conformance.core.dtypes import EPSILON
+from conformance.core.dtypes import EPSILON, spacing
 from conformance.core.tensors import LAYERS, LayerSpec
 
 __all__ = ["PARAMS", "LayerReference", "forward_on", "layer_loss", "layer_reference"]
@@ -129,15 +129,19 @@ def layer_reference(spec: LayerSpec, arrays: dict, mask: np.ndarray | None = Non
     grads = torch.autograd.grad(scalar, [t[n] for n in names])
     ref_grads = {f"d{n}": g.detach().numpy() for n, g in zip(names, grads)}
     out_np = out.detach().numpy()
-    out_scale, scales = _scales(spec, arrays, out_np, ref_grads, mask)
+    wide = {k: v if v.dtype.kind == "i" else v.astype(np.float64) for k, v in arrays.items()}
+    out_scale, scales = _scales(spec, wide, out_np, ref_grads, mask)  # the sizes, in float64
     terms = max(int(np.prod(a.shape)) for a in arrays.values()) + EXTRA_STEPS
     eps = EPSILON[spec.dtype]
     bound = SLACK * terms * eps
+    # Below the smallest normal number a narrower dtype rounds to multiples of its smallest
+    # subnormal: each of the terms may lose half of one, however small the result.
+    floor = 0.0 if spec.dtype == "float64" else SLACK * terms * spacing(0.0, spec.dtype) / 2
     ref = LayerReference(
         out=out_np,
-        out_tol=bound * out_scale,
+        out_tol=bound * out_scale + floor,
         grads=ref_grads,
-        tols={k: bound * s for k, s in scales.items()},
+        tols={k: bound * s + floor for k, s in scales.items()},
     )
     ref.fd_agrees = {f"d{n}": _fd_agrees(spec, arrays, n, ref_grads[f"d{n}"], mask) for n in names}
     if spec.layer == "batchnorm":

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import math
+from dataclasses import replace
 
 import pytest
 
@@ -91,3 +92,27 @@ def test_the_reproducer_has_the_smallest_shapes_that_still_fail() -> None:
         )
         assert math.prod(want["x"]) <= smallest
         assert any(r.hint == failure.rows[0].hint for r in failure.rows)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float16"])
+def test_layers_in_a_narrower_dtype(dtype: str) -> None:
+    """float32 (and float16) arrays in, tolerances from the dtype's epsilon with a subnormal
+    floor: refimpl's layers (numpy computing in the arrays' dtype) pass strictly, the second
+    correct engine has no fail row, and a bug is still caught with its hint."""
+    cases = [replace(c, spec=replace(c.spec, dtype=dtype)) for c in layer_cases(0, 400)]
+    refimpl = load_layer_engine("layers:refimpl")
+    rows = []
+    for case in cases:
+        arrays = case.spec.arrays()
+        assert arrays["x"].dtype == dtype  # the engine is handed arrays of the dtype
+        rows += judge_case(case, refimpl.name, refimpl.run(case.spec), None)
+    assert all(r.status == "pass" for r in strictly(rows)), [
+        (r.case, r.node, r.detail) for r in rows if r.status != "pass"
+    ][:3]
+    alt = _engine("tests.engines.layers_alt")
+    rows = [r for c in cases for r in judge_case(c, alt.name, alt.run(c.spec), None)]
+    assert not [r for r in rows if r.status in ("fail", "error")]
+    buggy = _engine(ZOO + "batchnorm_no_mean_terms")
+    rows = [r for c in cases if c.op == "batchnorm"
+            for r in judge_case(c, buggy.name, buggy.run(c.spec), None)]  # fmt: skip
+    assert any("the mean and variance depend on x" in r.hint for r in rows if r.status == "fail")

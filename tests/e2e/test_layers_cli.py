@@ -84,7 +84,7 @@ def test_a_layer_table_maps_other_names_and_argument_orders(conformance, tmp_pat
         (["--engine", "layers:nowhere.py"], "no such file"),
         (["--engine", "layers:refimpl", "--suite", "graphs"], "a layer engine runs the layers"),
         (["--suite", "layers"], "--engine layers:FILE.py"),
-        (["--engine", "layers:refimpl", "--dtype", "float32"], "float64 so far"),
+        (["--engine", "layers:refimpl", "--dtype", "bfloat16"], "numpy has no bfloat16"),
         (["--engine", "layers:json"], "none of the layer functions"),
     ],
 )
