@@ -363,7 +363,7 @@ def _templates(spec: LayerSpec, name: str, want: np.ndarray, a: dict, mask=None)
         yield dout * s, "sigmoid's derivative is s·(1−s): the (1 − s) factor is missing"
     if layer == "tanh" and name == "dx":
         yield dout * (1 - x * x), "tanh's derivative is 1 − tanh(x)²: use the output, not x"
-        yield dout * (1 - np.tanh(x)), "tanh's derivative is 1 − t², squared"
+        yield dout * (1 - np.tanh(x)), "tanh's derivative is 1 − t² (t squared), not 1 − t"
     if layer == "leaky_relu" and name == "dx":
         yield dout * (x > 0), "the negative side's gradient is alpha·dout, not 0"
     if layer in ("batchnorm", "layernorm") and name == "dx":
