@@ -17,6 +17,7 @@ from conformance.cli.args import (
     shard,
     suites,
     suites_for_dtype,
+    suites_for_engine,
 )
 from conformance.core.options import (
     DEFAULT_JOBS,
@@ -42,6 +43,10 @@ def add_grade_parser(sub) -> None:
         "and .grad, found by reading each file)",
     )  # fmt: skip
     g.add_argument("--engine", action="append", default=[], help="one more engine (repeatable)")
+    g.add_argument(
+        "--layers", action="store_true",
+        help="DIR holds modules of layer functions (affine_forward, ...): grade the layers suite",
+    )  # fmt: skip
     g.add_argument("--out", default="reports/grades", metavar="DIR", help="where to write")
     g.add_argument("--suite", type=suites, default=None, metavar="S,...")
     g.add_argument(
@@ -73,9 +78,9 @@ def grade_command(args: argparse.Namespace) -> int:
         folder = Path(args.dir)
         if not folder.is_dir():
             raise UsageError(f"{args.dir!r} is not a folder of engine files")
-        from conformance.run.grade import engines_in
+        from conformance.run.grade import engines_in, layer_engines_in
 
-        roster = engines_in(folder, args.attr)
+        roster = layer_engines_in(folder) if args.layers else engines_in(folder, args.attr)
         engines = list(roster.engines) + engines
         helpers = roster.helpers
     if not engines:
@@ -84,8 +89,12 @@ def grade_command(args: argparse.Namespace) -> int:
     from conformance.core.safetext import safe_text
     from conformance.run.grade import exit_code, grade
 
+    layered = [e.startswith("layers:") for e in engines]
+    if any(layered) and not all(layered):
+        raise UsageError("grade layer engines (layers:...) and scalar engines apart")
     try:
-        chosen = suites_for_dtype(args.suite, args.dtype)
+        given = suites_for_engine(args.suite, engines[0]) if all(layered) else args.suite
+        chosen = given if all(layered) else suites_for_dtype(given, args.dtype)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     options = RunOptions(

@@ -38,6 +38,7 @@ from conformance.core.options import (
 from conformance.core.records import DIFFERENCE_KINDS, PASSED, WRONG
 from conformance.core.safetext import safe_csv_frame, safe_data, safe_text
 from conformance.core.spec import SpecError
+from conformance.core.tensors import LAYERS
 from conformance.core.vocabulary import OPS
 from conformance.engines import EngineLoadError
 from conformance.report.writers import _atomic, prepare_out, write_reports
@@ -51,6 +52,7 @@ __all__ = [
     "grade",
     "grade_table",
     "headline",
+    "layer_engines_in",
     "merge_grades",
     "op_verdicts",
     "shard_of",
@@ -209,6 +211,32 @@ def engines_in(folder: Path, attr: str | None = None) -> Roster:
     return Roster(tuple(engines), tuple(helpers))
 
 
+def layer_engines_in(folder: Path) -> Roster:
+    """The modules of layer functions in `folder`'s `*.py` files (each defining at least one of
+    the layers suite's functions, found by reading the file), as `layers:FILE` engines."""
+    from conformance.core.tensors import LAYERS
+
+    wanted = {name for layer, spec in LAYERS.items() for name in spec.names(layer) if name}
+    engines: list[str] = []
+    helpers: list[tuple[str, str]] = []
+    for path in sorted(p for p in folder.glob("*.py") if p.is_file()):
+        if path.name.startswith(HELPER_PREFIXES):
+            helpers.append((str(path), "a helper by its name (_ or test_ prefix)"))
+            continue
+        try:
+            body = ast.parse(path.read_bytes()).body
+            defined = {s.name for s in body if isinstance(s, ast.FunctionDef | ast.ClassDef)}
+            star = any(isinstance(s, ast.ImportFrom) and any(a.name == "*" for a in s.names)
+                       for s in body)  # fmt: skip
+        except (SyntaxError, ValueError, OSError):
+            defined, star = wanted, False  # its load fails and says why: nobody disappears
+        if defined & wanted or star:
+            engines.append(f"layers:{path}")
+        else:
+            helpers.append((str(path), "defines none of the layer functions"))
+    return Roster(tuple(engines), tuple(helpers))
+
+
 # The columns of grades.csv that hold a file's name or an engine's words (the rest are ours).
 GRADE_TEXT_COLUMNS = ("engine", "headline", "conventions", "reproducer", "report")
 
@@ -244,13 +272,19 @@ def _text(value: object) -> str:
     return "" if value is None or (isinstance(value, float) and pd.isna(value)) else str(value)
 
 
+# The subjects a grade speaks of, in reading order: the scalar ops, then the layers (a layer
+# engine's rows are about layers: affine's name is both).
+ORDER = [*OPS, *(layer for layer in LAYERS if layer not in OPS)]
+
+
 def _ops_of(row: pd.Series) -> tuple[str, ...]:
-    """The vocabulary ops a row speaks of: its blame where the diagnosis found one, else the op of
-    a one-op case; () for a graph nobody blamed, a neuron, a network."""
+    """The vocabulary ops (or layers) a row speaks of: its blame where the diagnosis found one,
+    else the op of a one-op case or the layer of a layer case; () for a graph nobody blamed, a
+    neuron, a network."""
     blamed = tuple(op for op in _text(row["blame"]).split(",") if op in OPS)
     if blamed:
         return blamed
-    return (row["op"],) if row["op"] in OPS else ()
+    return (row["op"],) if row["op"] in ORDER else ()
 
 
 def _is_convention(frame: pd.DataFrame) -> pd.Series:
@@ -270,8 +304,7 @@ def _wrong_ops(rows: pd.DataFrame) -> list[str]:
     for ops in attributed:
         if len(ops) > 1 and not counts.keys() & set(ops):
             counts.update(ops)
-    order = list(OPS)
-    return sorted(counts, key=lambda op: (-counts[op], order.index(op)))
+    return sorted(counts, key=lambda op: (-counts[op], ORDER.index(op)))
 
 
 def op_verdicts(frame: pd.DataFrame, unsupported: dict) -> dict[str, str]:
@@ -290,11 +323,15 @@ def op_verdicts(frame: pd.DataFrame, unsupported: dict) -> dict[str, str]:
             variants.setdefault(variant[0], []).append(variant)
     conventions = {op for _, r in frame[_is_convention(frame)].iterrows() for op in _ops_of(r)}
     checked = set(frame.loc[frame["status"].isin(PASSED), "op"])
+    layered = bool(len(frame)) and (frame["suite"] == "layers").all()
+    missing = (
+        set(frame.loc[frame["detail"].str.startswith("missing: "), "op"]) if layered else set()
+    )
     words = {}
-    for op in OPS:
+    for op in LAYERS if layered else OPS:
         if op in wrong:
             words[op] = "wrong"
-        elif all(v in unsupported for v in variants.get(op, [])):
+        elif op in missing or (not layered and all(v in unsupported for v in variants.get(op, []))):
             words[op] = "missing"
         elif op in conventions:
             words[op] = "convention"
@@ -375,7 +412,7 @@ def headline(outcome: RunOutcome, verdicts: dict[str, str] | None = None) -> str
         parts = []
         for kind in _kinds(conventions):
             rows = conventions[conventions["kind"].fillna("") == kind]
-            ops = sorted({op for _, r in rows.iterrows() for op in _ops_of(r)}, key=list(OPS).index)
+            ops = sorted({op for _, r in rows.iterrows() for op in _ops_of(r)}, key=ORDER.index)
             parts.append(f"{kind or 'other'} ({', '.join(ops)})" if ops else kind or "other")
         text = "conventions differ from torch: " + ", ".join(parts)
     elif outcome.exit_code == EXIT_NOTHING_CHECKED:
@@ -509,7 +546,8 @@ def grade_table(rows: list[dict]) -> pd.DataFrame:
     table = pd.DataFrame(rows)
     # What a teacher reads first: the verdict and the most important finding; then op by op.
     first = ["engine", "verdict", "headline"]
-    ops = [f"op:{op}" for op in OPS]
+    named = {c[3:] for c in table.columns if c.startswith("op:")}
+    ops = [f"op:{op}" for op in (OPS if named <= set(OPS) else [o for o in LAYERS if o in named])]
     last = ["conventions", "reproducer", "report", "exit_code"]
     middle = [c for c in table.columns if c not in first + ops + last]
     return table.reindex(columns=first + ops + middle + last)

@@ -141,3 +141,29 @@ def test_bad_check_layer_input_is_one_line(conformance, args, needle) -> None:
     assert proc.returncode == 2, proc.stdout + proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and needle in lines[0], proc.stderr
+
+
+def test_grade_layers_grades_a_class_of_layer_modules(conformance, tmp_path: Path) -> None:
+    """A folder of numpy layer files: one row each, a word per layer (missing included)."""
+    zoo = ROOT / "tests" / "engines" / "layer_zoo"
+    (tmp_path / "alice.py").write_text((zoo / "bias_not_summed.py").read_text())
+    (tmp_path / "bob.py").write_text((ROOT / "refimpl" / "layers.py").read_text())
+    (tmp_path / "carol.py").write_text(
+        "from refimpl.layers import affine_forward, affine_backward\n"
+        "def relu_forward(x):\n    return x * (x > 0), x\n"
+        "def relu_backward(dout, x):\n    return dout * (x > 0)\n"
+    )
+    (tmp_path / "_helpers.py").write_text("X = 1\n")
+    out = tmp_path / "grades"
+    proc = conformance("grade", str(tmp_path), "--layers", "--cases", "160", "--out", str(out))
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    table = pd.read_csv(out / "grades.csv", keep_default_na=False).set_index("engine")
+    alice, bob, carol = (f"layers:{tmp_path / n}.py" for n in ("alice", "bob", "carol"))
+    assert table.loc[alice, "verdict"] == "FAIL" and table.loc[alice, "op:affine"] == "wrong"
+    assert "not summed over the batch" in table.loc[alice, "headline"]
+    assert table.loc[bob, "verdict"] == "PASS" and table.loc[bob, "op:conv"] == "correct"
+    assert table.loc[carol, "op:affine"] == "correct" and table.loc[carol, "op:conv"] == "missing"
+    assert "op:add" not in table.columns  # a layers grade speaks of layers
+    mixed = conformance("grade", "--engine", "layers:refimpl", "--engine", "refimpl",
+                        "--out", str(tmp_path / "m"))  # fmt: skip
+    assert mixed.returncode == 2 and "apart" in mixed.stderr
