@@ -19,6 +19,7 @@ from conformance.cli.args import (
     suites_for_dtype,
     suites_for_engine,
 )
+from conformance.cli.pipes import reader_may_leave
 from conformance.core.options import (
     DEFAULT_JOBS,
     DEFAULT_TIMEOUT,
@@ -103,16 +104,18 @@ def grade_command(args: argparse.Namespace) -> int:
     )  # fmt: skip
 
     def progress(engine: str, row: dict) -> None:
-        print(safe_text(f"{row['verdict']:<15} {engine}: {row['headline']}"), flush=True)
+        with reader_may_leave():  # `grade ... | head`: the grading goes on, unprinted
+            print(safe_text(f"{row['verdict']:<15} {engine}: {row['headline']}"), flush=True)
 
     try:
         table = grade(engines, options, Path(args.out), progress, helpers, args.jobs, args.shard)
     except OSError as exc:
         raise UsageError(f"cannot write to --out {args.out!r}: {exc}") from None
-    if helpers:
-        print("helper modules, no engine:")
-        for path, why in helpers:
-            print(safe_text(f"  {path}: {why}"))
-    print(f"  {Path(args.out) / 'grades.csv'}")
-    print(f"  {Path(args.out) / 'grades.html'}")
+    with reader_may_leave():
+        if helpers:
+            print("helper modules, no engine:")
+            for path, why in helpers:
+                print(safe_text(f"  {path}: {why}"))
+        print(f"  {Path(args.out) / 'grades.csv'}")
+        print(f"  {Path(args.out) / 'grades.html'}")
     return exit_code(table)

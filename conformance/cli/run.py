@@ -20,6 +20,7 @@ from conformance.cli.args import (
     suites_for_dtype,
     suites_for_engine,
 )
+from conformance.cli.pipes import reader_may_leave
 from conformance.cli.signals import SIGNALS
 from conformance.core.options import (
     DEFAULT_BUDGET,
@@ -280,5 +281,6 @@ def _run_locked(options: RunOptions, out: Path, xfails, reference, adopt_dtype: 
         why = partial.failed.strerror
         print(f"conformance: warning: the rows could not be flushed as the run went ({why}); "
               "the reports hold them all", file=sys.stderr)  # fmt: skip
-    print_outcome(outcome, options, paths, comparison)
+    with reader_may_leave():
+        print_outcome(outcome, options, paths, comparison)
     return outcome.exit_code

@@ -201,6 +201,19 @@ def test_the_program_exits_with_the_code_main_returns(conformance_process) -> No
     assert proc.stderr.count("\n") == 1 and "not a whole number" in proc.stderr
 
 
+def test_a_reader_that_leaves_costs_the_output_not_the_exit_code(
+    start_conformance, tmp_path: Path
+) -> None:
+    """`run ... | head`: the reader closes the pipe before the verdict is printed; no traceback,
+    the reports are written and the exit code is the run's."""
+    proc = start_conformance("run", "--suite", "examples", "--out", str(tmp_path / "out"))
+    proc.stdout.close()  # the reader is gone before anything is printed
+    stderr = proc.stderr.read()
+    assert proc.wait(timeout=120) == 0, stderr
+    assert "Traceback" not in stderr and "BrokenPipe" not in stderr, stderr
+    assert (tmp_path / "out" / "conformance.csv").is_file()
+
+
 @pytest.mark.parametrize(
     "args",
     [["run", "--cases", "many"], ["replay", "/nonexistent.json"], ["check", "x*", "--at", "x=1"]],
