@@ -92,6 +92,11 @@ class LayerSpec:
     shift: float = 0.0  # added to x: batch norm's statistics are not those of N(0, 1)
     dtype: str = "float64"
 
+    def formula(self) -> str:
+        """The case in a few words: `affine(x 2×3, w 3×4, b 4)`."""
+        shapes = ", ".join(f"{name} {'×'.join(map(str, shape))}" for name, shape in self.shapes)
+        return f"{self.layer}({shapes})"
+
     def shape_of(self, name: str) -> tuple[int, ...]:
         """The shape of input `name`."""
         return dict(self.shapes)[name]

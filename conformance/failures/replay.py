@@ -7,6 +7,7 @@ or, when the user says they trust the file (`--trust-engine`), from the file.
 
 from __future__ import annotations
 
+import math
 import shlex
 import sys
 from pathlib import Path
@@ -34,6 +35,7 @@ MAX_BYTES = 16 * 1024 * 1024  # a reproducer is a few kilobytes; a 1,000,000-nod
 # graphs have at most 8 leaves; a 16 MB file holds far fewer than 1,000,000 nodes.
 MAX_LEAVES = 10_000
 MAX_NODES = 1_000_000
+MAX_ELEMENTS = 10_000_000  # a layer reproducer's inputs, all together
 
 
 class EngineNotGiven(Exception):
@@ -59,10 +61,13 @@ def load_case(path: Path) -> tuple[Case, str | None, str | None]:
     except (OSError, UnicodeDecodeError) as exc:
         raise SpecError(f"{path}: cannot read it as text: {exc}") from None
     from conformance.checks.judge import CHECKERS
+    from conformance.failures.layers import LAYER_FAILURE_KIND
     from conformance.failures.reproducers import FAILURE_KIND
 
     try:
         data = parse_json(text)
+        if isinstance(data, dict) and data.get("kind") == LAYER_FAILURE_KIND:
+            return _layer_case(path, data)
         if isinstance(data, dict) and data.get("kind") == FAILURE_KIND:
             spec = GraphSpec.from_dict(data.get("spec"))
             kind, payload = str(data.get("case_kind", "graph")), str(data.get("payload", ""))
@@ -85,6 +90,24 @@ def load_case(path: Path) -> tuple[Case, str | None, str | None]:
     op = spec.nodes[0].op if len(spec.nodes) == 1 else "graph"
     case = Case("replay", case_id or spec.case_id(), spec, op, kind=kind, payload=payload)
     return case, engine, run_folder
+
+
+def _layer_case(path: Path, data: dict) -> tuple[Case, str | None, str | None]:
+    """The case of a layer reproducer (`failures.layers`), the engine it names, its run folder."""
+    from conformance.core.tensors import LayerSpec
+
+    try:
+        spec = LayerSpec.from_dict(data.get("spec"))
+        size = sum(math.prod(shape) for _, shape in spec.shapes)
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise SpecError(f"{path}: {exc}") from None
+    if size > MAX_ELEMENTS:
+        raise SpecError(f"{path}: {size:,} input elements; replay's limit is {MAX_ELEMENTS:,}")
+    folder = data.get("run_folder")
+    run_folder = folder if isinstance(folder, str) and Path(folder).is_dir() else None
+    engine = data.get("engine") if isinstance(data.get("engine"), str) else None
+    case_id = str(data.get("case", spec.case_id()))
+    return Case("replay", case_id, spec, spec.layer, kind="layer"), engine, run_folder  # type: ignore[arg-type]
 
 
 def _recorded_engine(engine: object, run_folder: str | None) -> str | None:
@@ -122,6 +145,8 @@ def format_rows(rows: list[Record]) -> str:
     bad = next((r for r in rows if r.status in FAILING), None)
     if bad is not None:
         lines.append(f"{bad.status}: {bad.detail}")
+        if bad.hint and bad.hint not in bad.detail:
+            lines.append(f"hint: {bad.hint}")
     return "\n".join(lines)
 
 

@@ -167,3 +167,24 @@ def test_grade_layers_grades_a_class_of_layer_modules(conformance, tmp_path: Pat
     mixed = conformance("grade", "--engine", "layers:refimpl", "--engine", "refimpl",
                         "--out", str(tmp_path / "m"))  # fmt: skip
     assert mixed.returncode == 2 and "apart" in mixed.stderr
+
+
+def test_replay_reruns_a_layer_reproducer_on_the_engine_named(conformance, tmp_path: Path) -> None:
+    out = tmp_path / "r"
+    conformance("run", "--engine", "layers:tests.engines.layer_zoo.transposed_dw", "--cases",
+                "160", "--out", str(out))  # fmt: skip
+    (path,) = (out / "failures").glob("*.json")
+    untold = conformance("replay", str(path))
+    assert untold.returncode == 2 and "--trust-engine" in untold.stderr  # never on its word
+    trusted = conformance("replay", str(path), "--trust-engine")
+    assert trusted.returncode == 1, trusted.stdout + trusted.stderr
+    assert "affine(x 1×1, w 1×2, b 2)" in trusted.stdout and "dw has shape (2, 1)" in trusted.stdout
+    assert "hint: transposed" in trusted.stdout
+    fixed = conformance("replay", str(path), "--engine", "layers:refimpl")
+    assert fixed.returncode == 0 and fixed.stdout.rstrip().endswith("PASS")
+    big = tmp_path / "big.json"
+    data = json.loads(path.read_text())
+    data["spec"]["shapes"]["x"] = [100000, 1000]
+    big.write_text(json.dumps(data))
+    refused = conformance("replay", str(big), "--engine", "layers:refimpl")
+    assert refused.returncode == 2 and "replay's limit" in refused.stderr
