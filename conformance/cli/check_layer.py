@@ -12,6 +12,7 @@ import shlex
 import sys
 
 from conformance.core.options import EXIT_INTERRUPTED, EXIT_USAGE
+from conformance.core.pipes import reader_may_leave
 from conformance.core.safetext import safe_text
 
 __all__ = ["check_layer_command", "layer_spec"]
@@ -39,11 +40,21 @@ def _pairs(items: list[str], what: str) -> dict[str, str]:
     return out
 
 
+def _number(key: str, text: str) -> int | float:
+    """A setting's number as written: whole numbers stay whole (a stride of 1.7 is refused by
+    the spec's checks, not cut to 1)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"--config {key}={text!r} is not a number") from None
+    return int(value) if value.is_integer() and "." not in text else value
+
+
 def layer_spec(layer: str, shapes: list[str], config: list[str], seed: int):
     """The LayerSpec for `check --layer`: the shapes given, the rest derived; ValueError (one
     line) for a layer, name or shape that does not fit."""
     from conformance.cases.layers import _fixed
-    from conformance.core.tensors import LAYERS, LayerSpec
+    from conformance.core.tensors import LAYERS, LayerSpec, check_x
 
     if layer not in LAYERS:
         raise ValueError(f"unknown layer {layer!r}: one of {', '.join(LAYERS)}")
@@ -57,6 +68,7 @@ def layer_spec(layer: str, shapes: list[str], config: list[str], seed: int):
         )
     sizes = dict(base.shapes) | given
     x = sizes["x"]
+    check_x(layer, x)  # before the other shapes are made from it
     if layer == "affine":
         d = math.prod(x[1:])
         sizes["w"] = given.get("w", (d, sizes["w"][1]))
@@ -76,9 +88,9 @@ def layer_spec(layer: str, shapes: list[str], config: list[str], seed: int):
         if k not in settings:
             known = ", ".join(settings) or "none"
             raise ValueError(f"{layer} has no setting {k!r} (its settings: {known})")
-        settings[k] = type(settings[k])(float(v)) if not isinstance(settings[k], str) else v
+        settings[k] = v if isinstance(settings[k], str) else _number(k, v)
     order = tuple((name, sizes[name]) for name in LAYERS[layer].inputs)
-    return LayerSpec(layer, order, tuple(settings.items()), seed=seed)
+    return LayerSpec(layer, order, tuple(settings.items()), seed=seed).validate()
 
 
 def check_layer_command(args: argparse.Namespace) -> int:
@@ -91,7 +103,7 @@ def check_layer_command(args: argparse.Namespace) -> int:
         import numpy as np
 
         layer_reference(spec, arrays, np.ones_like(arrays["x"]))  # do the shapes fit at all?
-    except ValueError as exc:
+    except (ValueError, ArithmeticError, IndexError) as exc:
         print(f"conformance: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except RuntimeError as exc:
@@ -136,5 +148,6 @@ def check_layer_command(args: argparse.Namespace) -> int:
         if r.hint:
             lines.append(f"  {''.ljust(width)}  hint: {r.hint}")
     lines += ["", message]
-    print(safe_text("\n".join(lines)))
+    with reader_may_leave():
+        print(safe_text("\n".join(lines)))
     return code

@@ -19,12 +19,12 @@ from conformance.cli.args import (
     suites_for_dtype,
     suites_for_engine,
 )
-from conformance.cli.pipes import reader_may_leave
 from conformance.core.options import (
     DEFAULT_JOBS,
     DEFAULT_TIMEOUT,
     RunOptions,
 )
+from conformance.core.pipes import reader_may_leave
 
 __all__ = ["add_grade_parser", "grade_command"]
 

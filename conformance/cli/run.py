@@ -20,7 +20,6 @@ from conformance.cli.args import (
     suites_for_dtype,
     suites_for_engine,
 )
-from conformance.cli.pipes import reader_may_leave
 from conformance.cli.signals import SIGNALS
 from conformance.core.options import (
     DEFAULT_BUDGET,
@@ -32,6 +31,7 @@ from conformance.core.options import (
     SUITE_NAMES,
     RunOptions,
 )
+from conformance.core.pipes import reader_may_leave
 
 __all__ = ["add_run_parser", "run_command"]
 

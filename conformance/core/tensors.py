@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -91,6 +92,32 @@ class LayerSpec:
     values: tuple[tuple[str, tuple[float, ...]], ...] = ()
     shift: float = 0.0  # added to x: batch norm's statistics are not those of N(0, 1)
     dtype: str = "float64"
+
+    def validate(self) -> LayerSpec:
+        """This spec, or a ValueError saying in one line what does not fit: a layer, its inputs'
+        names and shapes, its settings, the dtype, the seed, pinned values."""
+        layer = LAYERS.get(self.layer)
+        if layer is None:
+            raise ValueError(f"unknown layer {self.layer!r}: one of {', '.join(LAYERS)}")
+        names = [n for n, _ in self.shapes]
+        if sorted(names) != sorted(layer.inputs):
+            raise ValueError(f"{self.layer} takes {', '.join(layer.inputs)}, not {names}")
+        for name, shape in self.shapes:
+            if not shape or any(not isinstance(n, int) or n < 1 for n in shape):
+                raise ValueError(f"{name}'s shape {list(shape)} must be sizes of at least 1")
+        if self.dtype not in ("float64", "float32", "float16"):
+            raise ValueError(f"dtype {self.dtype!r}: layers take float64, float32 or float16")
+        if not 0 <= self.seed < 2**63:
+            raise ValueError(f"seed {self.seed} must be from 0 to 2**63 - 1")
+        sizes = dict(self.shapes)
+        for name, values in self.values:
+            if name in sizes and len(values) != math.prod(sizes[name]):
+                raise ValueError(f"{len(values)} values for {name} of shape {list(sizes[name])}")
+        _check_settings(self.layer, dict(self.config))
+        _check_shapes(self.layer, sizes)
+        if any(n < 1 for n in self.out_shape()):
+            raise ValueError(f"{self.layer}'s output would be empty: {list(self.out_shape())}")
+        return self
 
     def formula(self) -> str:
         """The case in a few words: `affine(x 2×3, w 3×4, b 4)`."""
@@ -187,7 +214,7 @@ class LayerSpec:
             layer = str(d["layer"])
             if layer not in LAYERS:
                 raise ValueError(f"unknown layer {layer!r}: one of {', '.join(LAYERS)}")
-            return cls(
+            spec = cls(
                 layer=layer,
                 shapes=tuple((str(k), tuple(int(n) for n in v)) for k, v in d["shapes"].items()),
                 config=tuple((str(k), v) for k, v in d.get("config", {}).items()),
@@ -200,11 +227,102 @@ class LayerSpec:
             )
         except (KeyError, TypeError, AttributeError) as exc:
             raise ValueError(f"not a layer spec: {type(exc).__name__}: {exc}") from None
+        return spec.validate()
 
     def case_id(self) -> str:
         """A stable id: the layer's name and a hash of the canonical JSON."""
         text = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
         return f"{self.layer}-" + hashlib.sha256(text.encode()).hexdigest()[:10]
+
+
+def _check_settings(layer: str, c: dict) -> None:
+    """The settings a layer needs, each in its range."""
+
+    def whole(key: str, least: int) -> None:
+        v = c.get(key)
+        if not isinstance(v, int) or isinstance(v, bool) or v < least:
+            raise ValueError(f"{layer}'s {key} must be a whole number of at least {least}")
+
+    def number(key: str, lo: float, hi: float, *, lo_open: bool = False) -> None:
+        v = c.get(key)
+        if v is None:
+            return
+        if (
+            not isinstance(v, int | float)
+            or isinstance(v, bool)
+            or not ((lo < v if lo_open else lo <= v) and v <= hi)
+        ):
+            raise ValueError(f"{layer}'s {key} must be a number in {'(' if lo_open else '['}"
+                             f"{lo:g}, {hi:g}]")  # fmt: skip
+
+    if layer == "conv":
+        whole("stride", 1)
+        whole("pad", 0)
+    elif layer == "max_pool":
+        for key in ("pool_height", "pool_width", "stride"):
+            whole(key, 1)
+    elif layer == "dropout":
+        if "p" not in c:
+            raise ValueError("dropout needs p, the keep probability")
+        number("p", 0.0, 1.0, lo_open=True)
+        if c.get("mode", "train") != "train":
+            raise ValueError('dropout is checked in training mode: mode must be "train"')
+    elif layer == "leaky_relu":
+        number("alpha", -1e6, 1e6)
+    elif layer in ("batchnorm", "layernorm"):
+        number("eps", 0.0, 1.0, lo_open=True)
+        number("momentum", 0.0, 1.0)
+    elif layer == "two_layer_net":
+        number("reg", 0.0, 1e6)
+        number("lr", 0.0, 1e6, lo_open=True)
+        if "steps" in c:
+            whole("steps", 0)
+
+
+# How many dimensions each layer's x has (affine: at least 2; the elementwise ones: any).
+X_DIMS = {"conv": 4, "max_pool": 4, "batchnorm": 2, "layernorm": 2, "softmax_loss": 2,
+          "svm_loss": 2, "mse_loss": 2, "two_layer_net": 2}  # fmt: skip
+
+
+def check_x(layer: str, x: tuple[int, ...]) -> None:
+    """ValueError unless x has the dimensions `layer` takes."""
+    if layer in X_DIMS and len(x) != X_DIMS[layer]:
+        raise ValueError(f"{layer} takes x of {X_DIMS[layer]} dimensions, not {list(x)}")
+    if layer == "affine" and len(x) < 2:
+        raise ValueError(f"affine takes x of at least 2 dimensions (N, D, ...), not {list(x)}")
+
+
+def _check_shapes(layer: str, s: dict) -> None:
+    """The inputs' shapes fit the layer and each other."""
+    check_x(layer, s["x"])
+    x = s["x"]
+
+    def same(name: str, want: tuple) -> None:
+        if tuple(s[name]) != tuple(want):
+            raise ValueError(f"{layer}: {name} has shape {list(s[name])}, not {list(want)}")
+
+    if layer == "affine":
+        same("w", (math.prod(x[1:]), s["w"][-1]))
+        same("b", (s["w"][-1],))
+    elif layer == "conv":
+        if len(s["w"]) != 4:
+            raise ValueError(f"conv takes w of 4 dimensions (F, C, HH, WW), not {list(s['w'])}")
+        same("w", (s["w"][0], x[1], *s["w"][2:]))
+        same("b", (s["w"][0],))
+    elif layer in ("batchnorm", "layernorm"):
+        same("gamma", (x[1],))
+        same("beta", (x[1],))
+    elif layer in ("softmax_loss", "svm_loss"):
+        same("y", (x[0],))
+    elif layer == "mse_loss":
+        same("y", x)
+    elif layer == "two_layer_net":
+        d, h = x[1], s["W1"][-1]
+        same("y", (x[0],))
+        same("W1", (d, h))
+        same("b1", (h,))
+        same("W2", (h, s["W2"][-1]))
+        same("b2", (s["W2"][-1],))
 
 
 @dataclass(frozen=True)

@@ -59,10 +59,9 @@ class LayerEngine:
         self.name = name
         self.bindings: dict[str, Binding] = {}
         self.missing: dict[str, str] = {}
+        _check_table(table)
         for layer, spec in LAYERS.items():
             entry = table.get(layer, {})
-            if not isinstance(entry, dict):
-                raise EngineLoadError(f"the layer table's entry for {layer} must be a table")
             fwd_name, bwd_name = spec.names(layer)
             fwd_name = str(entry.get("forward", fwd_name))
             bwd_name = str(entry.get("backward", bwd_name))
@@ -104,33 +103,61 @@ class LayerEngine:
         try:
             got = bind.forward(*args)
         except Exception as exc:
-            return TensorResult(error=f"{fwd} raised {type(exc).__name__}: {exc}")
+            return TensorResult(error=f"{fwd} raised {_describe(exc)}")
         if not isinstance(got, tuple | list) or len(got) != 2:
             what = "(loss, dx)" if layer.loss else "(out, cache)"
             return TensorResult(error=f"{fwd} returned {_kind(got)}, not {what}")
         out, second = got
+        out = _array(out)  # a copy, before the backward may change its cache (the output) in place
         if layer.loss:
-            return TensorResult(out=_array(out), grads={"dx": _array(second)})
+            return TensorResult(out=out, grads={"dx": _array(second)})
         extra = _extra(spec, settings)
         bwd = layer.names(spec.layer)[1]
         try:
             back = bind.backward(given["dout"].copy(), second)
         except Exception as exc:
-            return TensorResult(
-                out=_array(out), extra=extra, error=f"{bwd} raised {type(exc).__name__}: {exc}"
-            )
+            return TensorResult(out=out, extra=extra, error=f"{bwd} raised {_describe(exc)}")
         if len(layer.grads) == 1 and not isinstance(back, tuple | list):
             back = (back,)
         if not isinstance(back, tuple | list) or len(back) != len(layer.grads):
             return TensorResult(
-                out=_array(out), extra=extra,
-                error=f"{bwd} returned {_kind(back)}, not {len(layer.grads)} arrays "
-                f"({', '.join(layer.grads)})",
+                out=out, extra=extra,
+                error=f"{bwd} returned {_kind(back)}, not {len(layer.grads)} "
+                f"{'arrays' if len(layer.grads) > 1 else 'array'} ({', '.join(layer.grads)})",
             )  # fmt: skip
         # The backward returns the gradients in the forward's argument order.
         by_input = dict(zip(bind.args, back))
         grads = {f"d{name}": _array(by_input[name]) for name in layer.inputs if name != "y"}
-        return TensorResult(out=_array(out), grads=grads, extra=extra)
+        return TensorResult(out=out, grads=grads, extra=extra)
+
+
+_TABLE_KEYS = {"forward": str, "backward": str, "args": list, "p": str}
+
+
+def _check_table(table: dict) -> None:
+    """A layer table's mistakes, one line each: an unknown layer or key, a value of the wrong
+    kind (EngineLoadError)."""
+    for layer, entry in table.items():
+        if layer not in LAYERS:
+            raise EngineLoadError(
+                f"the layer table names {layer!r}, not a layer: one of {', '.join(LAYERS)}"
+            )
+        if not isinstance(entry, dict):
+            raise EngineLoadError(f"the layer table's entry for {layer} must be a table")
+        for key, value in entry.items():
+            kind = _TABLE_KEYS.get(key)
+            if kind is None:
+                raise EngineLoadError(
+                    f"the layer table's [{layer}] has {key!r}: its keys are "
+                    f"{', '.join(_TABLE_KEYS)}"
+                )
+            if not isinstance(value, kind) or (kind is list and not all(
+                isinstance(a, str) for a in value
+            )):  # fmt: skip
+                want = "a list of input names" if kind is list else "a string"
+                raise EngineLoadError(f"the layer table's [{layer}] {key} must be {want}")
+        if "p" in entry and (layer != "dropout" or entry["p"] not in ("drop", "keep")):
+            raise EngineLoadError('only [dropout] takes p, "keep" (the default) or "drop"')
 
 
 def _run_model(spec: LayerSpec, cls, given: dict, name: str) -> TensorResult:
@@ -146,7 +173,7 @@ def _run_model(spec: LayerSpec, cls, given: dict, name: str) -> TensorResult:
             params[k] = given[k].copy()
         got = model.loss(given["x"].copy(), given["y"].copy())
     except Exception as exc:
-        return TensorResult(error=f"{name} raised {type(exc).__name__}: {exc}")
+        return TensorResult(error=f"{name} raised {_describe(exc)}")
     if not isinstance(got, tuple | list) or len(got) != 2 or not isinstance(got[1], dict):
         return TensorResult(error=f"{name}.loss returned {_kind(got)}, not (loss, grads)")
     result = _model_result(got[0], got[1])
@@ -162,7 +189,7 @@ def _run_model(spec: LayerSpec, cls, given: dict, name: str) -> TensorResult:
                 params[k] = (params[k] - step).astype(params[k].dtype)
             losses.append(float(model.loss(given["x"].copy(), given["y"].copy())[0]))
     except Exception as exc:
-        return replace(result, error=f"training {name} raised {type(exc).__name__}: {exc}")
+        return replace(result, error=f"training {name} raised {_describe(exc)}")
     return replace(result, extra={"losses": np.array(losses)})
 
 
@@ -196,8 +223,17 @@ def _array(x: object) -> object:
     if isinstance(x, np.ndarray | float | int | np.floating | np.integer) and not isinstance(
         x, bool
     ):
-        return np.array(x, dtype=np.float64)
+        try:
+            return np.array(x, dtype=np.float64)
+        except (TypeError, ValueError):  # an array of strings or objects
+            return x
     return x
+
+
+def _describe(exc: BaseException) -> str:
+    """The exception in one short line: its type and the first line of its message."""
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0][:200]}" if text else type(exc).__name__
 
 
 def _kind(x: object) -> str:

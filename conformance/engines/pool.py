@@ -14,6 +14,7 @@ import contextlib
 import itertools
 import multiprocessing
 import os
+import pickle
 import queue
 import signal
 import sys
@@ -100,7 +101,11 @@ def _answer(conn, engine) -> None:  # in the worker process
             result = engine.run(_spec_from_dict(spec_dict))
         except BaseException as exc:
             result = EngineResult(error=f"raised {_describe(exc)}")
-        conn.send((index, result.to_dict()))
+        try:
+            conn.send((index, result.to_dict()))
+        except (pickle.PicklingError, TypeError, AttributeError) as exc:  # a function, a lock...
+            what = f"returned something that cannot be sent back as numbers ({_describe(exc)})"
+            conn.send((index, EngineResult(error=what).to_dict()))
 
 
 def _spec_from_dict(d: dict) -> GraphSpec | LayerSpec:

@@ -100,9 +100,9 @@ def _layer_case(path: Path, data: dict) -> tuple[Case, str | None, str | None]:
         spec = LayerSpec.from_dict(data.get("spec"))
         size = sum(math.prod(shape) for _, shape in spec.shapes)
     except (ValueError, TypeError, AttributeError) as exc:
-        raise SpecError(f"{path}: {exc}") from None
+        raise SpecError(str(exc)) from None  # load_case names the file
     if size > MAX_ELEMENTS:
-        raise SpecError(f"{path}: {size:,} input elements; replay's limit is {MAX_ELEMENTS:,}")
+        raise SpecError(f"{size:,} input elements; replay's limit is {MAX_ELEMENTS:,}")
     folder = data.get("run_folder")
     run_folder = folder if isinstance(folder, str) and Path(folder).is_dir() else None
     engine = data.get("engine") if isinstance(data.get("engine"), str) else None
@@ -182,6 +182,11 @@ def replay(path: Path, engine: str | None, timeout: float, trust: bool = False) 
     neither `engine` nor `trust` is given."""
     case, recorded, run_folder = load_case(path)
     name = choose_engine(path, engine, recorded, run_folder, trust)
+    if (case.kind == "layer") != name.startswith("layers:"):
+        what = "a layer engine: --engine layers:FILE.py" if case.kind == "layer" else (
+            "a scalar engine, not a layer engine"
+        )  # fmt: skip
+        raise SpecError(f"{path} is a {case.kind} case: replay it on {what}")
     from conformance.checks.judge import CHECKERS
     from conformance.core.records import FAILING
 
@@ -193,9 +198,12 @@ def replay(path: Path, engine: str | None, timeout: float, trust: bool = False) 
         pool.close()
     # The file's case id and names, the engine's name and messages are outside text (see
     # conformance.core.safetext): made safe before they reach the terminal.
-    print(safe_text(f"case {case.case_id}: {case.spec.formula()[:200]}"))
-    print(safe_text(f"engine {name}"))
-    print(safe_text(format_rows(rows)))
+    from conformance.core.pipes import reader_may_leave
+
     failed = any(r.status in FAILING for r in rows)
-    print("FAIL" if failed else "PASS")
+    with reader_may_leave():
+        print(safe_text(f"case {case.case_id}: {case.spec.formula()[:200]}"))
+        print(safe_text(f"engine {name}"))
+        print(safe_text(format_rows(rows)))
+        print("FAIL" if failed else "PASS")
     return EXIT_FAILED if failed else EXIT_OK

@@ -183,7 +183,11 @@ def _scales(spec: LayerSpec, a: dict, out: np.ndarray, grads: dict, mask):
         # at most a few eps of its terms, each at most 1: hence |f'| + 1.
         x = _t(a["x"], True)
         fprime = torch.autograd.grad(_forward(spec, {"x": x}).sum(), x)[0].numpy()
-        return np.abs(out) + np.abs(a["x"] * fprime), {"dx": np.abs(dout) * (np.abs(fprime) + 1)}
+        # tanh and sigmoid written through exp ((e^x − e^−x)/(e^x + e^−x)) round a few eps
+        # absolute near 0, not relative: a floor of 1 in their output's scale.
+        floor = 1.0 if layer in ("tanh", "sigmoid") else 0.0
+        out_scale = np.abs(out) + np.abs(a["x"] * fprime) + floor
+        return out_scale, {"dx": np.abs(dout) * (np.abs(fprime) + 1)}
     if layer == "dropout":
         return np.abs(out), {"dx": np.abs(dout * mask)}
     if layer == "max_pool":  # dx routes dout to the maxima, summing where windows overlap

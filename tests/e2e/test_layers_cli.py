@@ -126,7 +126,13 @@ def test_check_layer_is_one_quick_look(conformance, tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "args, needle",
     [
-        (["--layer", "affine", "--shapes", "x=4x5,w=6x3"], "the shapes do not fit affine"),
+        (["--layer", "affine", "--shapes", "x=4x5,w=6x3"], "w has shape [6, 3], not [5, 3]"),
+        (["--layer", "dropout", "--config", "p=0"], "p must be a number in (0, 1]"),
+        (["--layer", "dropout", "--config", "mode=test"], "checked in training mode"),
+        (["--layer", "conv", "--config", "stride=0"], "stride must be a whole number"),
+        (["--layer", "conv", "--config", "stride=1.7"], "stride must be a whole number"),
+        (["--layer", "batchnorm", "--shapes", "x=4"], "batchnorm takes x of 2 dimensions"),
+        (["--layer", "max_pool", "--shapes", "x=4x4"], "max_pool takes x of 4 dimensions"),
         (["--layer", "affin"], "unknown layer 'affin'"),
         (["--layer", "relu", "--shapes", "q=3"], "relu has no input q"),
         (["--layer", "relu", "--shapes", "x=3xa"], "not a shape like 4x5"),
@@ -184,7 +190,28 @@ def test_replay_reruns_a_layer_reproducer_on_the_engine_named(conformance, tmp_p
     assert fixed.returncode == 0 and fixed.stdout.rstrip().endswith("PASS")
     big = tmp_path / "big.json"
     data = json.loads(path.read_text())
-    data["spec"]["shapes"]["x"] = [100000, 1000]
+    data["spec"]["shapes"] |= {"x": [100000, 1000], "w": [1000, 2]}
     big.write_text(json.dumps(data))
     refused = conformance("replay", str(big), "--engine", "layers:refimpl")
     assert refused.returncode == 2 and "replay's limit" in refused.stderr
+    scalar = conformance("replay", str(path), "--engine", "refimpl")
+    assert scalar.returncode == 2 and "replay it on a layer engine" in scalar.stderr
+
+
+@pytest.mark.parametrize(
+    "table, needle",
+    [
+        ('[afine]\nforward = "f"\n', "names 'afine', not a layer"),
+        ("[affine]\nforward = 5\n", "[affine] forward must be a string"),
+        ('[affine]\nargs = "xwb"\n', "[affine] args must be a list of input names"),
+        ('[affine]\nforwad = "f"\n', "[affine] has 'forwad'"),
+        ('[dropout]\np = "dropp"\n', 'only [dropout] takes p, "keep" (the default) or "drop"'),
+    ],
+)
+def test_a_layer_tables_mistakes_are_one_line(conformance, tmp_path: Path, table, needle) -> None:
+    (tmp_path / "mine.py").write_text("from refimpl.layers import *  # noqa\n")
+    (tmp_path / "map.toml").write_text('module = "mine.py"\n' + table)
+    proc = conformance("run", "--engine", f"layers:{tmp_path / 'map.toml'}", "--out",
+                       str(tmp_path / "o"))  # fmt: skip
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and needle in proc.stderr, proc.stderr

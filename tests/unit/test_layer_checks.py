@@ -144,3 +144,51 @@ def test_training_a_network_leaves_torchs_path_for_a_one_in_a_million_error() ->
     rows = _rows(_module(TwoLayerNet=Nudged), "two_layer_net")
     training = [r for r in rows if r.check == "training"]
     assert training and all(r.status == "fail" for r in training), [r.detail for r in training]
+
+
+def test_correct_styles_that_once_cried_wolf_pass() -> None:
+    """A backward that squares its cache in place, when the cache is the forward's output; tanh
+    written through exp, which rounds by eps absolute near 0: both correct, both pass."""
+
+    def sigmoid_backward(dout, cache):
+        s = cache
+        s *= 1 - s  # the forward's output, changed in place
+        return dout * s
+
+    def tanh_forward(x):
+        e, f = np.exp(x), np.exp(-x)
+        out = (e - f) / (e + f)
+        return out, out
+
+    mod = _module(sigmoid_backward=sigmoid_backward, tanh_forward=tanh_forward)
+    for layer in ("sigmoid", "tanh"):
+        for seed in range(4):
+            rows = _rows(mod, layer, seed)
+            assert rows and all(r.status == "pass" for r in rows), [
+                r.detail for r in rows if r.status != "pass"
+            ]
+
+
+def test_what_an_engine_cannot_send_back_is_an_error_row_not_a_traceback(capfd) -> None:
+    """A loss that returns a function: the worker says so in one row, the run goes on."""
+    from conformance.engines.pool import EnginePool
+
+    spec = next(c.spec for c in layer_cases(0, 160) if c.op == "softmax_loss")
+    pool = EnginePool("layers:tests.engines.layer_zoo.unpicklable", timeout=30)
+    try:
+        pool.start()
+        result = pool.call(spec)
+    finally:
+        pool.close()
+    assert "cannot be sent back as numbers" in result.error
+    assert "Traceback" not in capfd.readouterr().err
+
+
+def test_gradients_in_another_order_are_named() -> None:
+    def affine_backward(dout, cache):
+        dx, dw, db = ref.affine_backward(dout, cache)
+        return dw, dx, db
+
+    rows = _rows(_module(affine_backward=affine_backward), "affine")
+    bad = [r for r in rows if r.status == "fail" and r.node in ("dx", "dw")]
+    assert bad and all("in another order" in r.hint for r in bad)
