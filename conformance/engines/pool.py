@@ -43,6 +43,7 @@ __all__ = ["EnginePool"]
 
 _CTX = multiprocessing.get_context("spawn")
 PROBE_TIMEOUT = 10.0  # per op variant; a scalar class's probe stops itself after 2 s
+CLOSE_WAIT = 10.0  # seconds `close` waits for the serving thread (a replacement loading)
 
 
 def _serve(conn, engine_name: str, parent: int | None = None) -> None:  # in the worker process
@@ -422,7 +423,15 @@ class EnginePool:
                 break
             if not fut.done():
                 fut.set_result(EngineResult(error="the run was interrupted"))
-        if self._worker is not None:
+        worker = self._worker
+        if worker is not None:
+            worker.close()
+        # The serving thread may be starting a replacement for a worker that timed out (it
+        # resolves the case first): wait for it, then stop the replacement too, so no engine
+        # outlives the pool.
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(CLOSE_WAIT)
+        if self._worker is not None and self._worker is not worker:
             self._worker.close()
 
     def __enter__(self) -> EnginePool:
