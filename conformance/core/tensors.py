@@ -12,7 +12,17 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["LAYERS", "MODELS", "Layer", "LayerSpec", "TensorResult", "is_layer_engine"]
+__all__ = [
+    "LAYERS",
+    "LAYER_PREFIX",
+    "MODELS",
+    "X_DIMS",
+    "Layer",
+    "LayerSpec",
+    "TensorResult",
+    "check_x",
+    "is_layer_engine",
+]
 
 LAYER_PREFIX = "layers:"  # an engine named layers:FILE_OR_MODULE is a module of layer functions
 
