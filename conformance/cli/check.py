@@ -16,8 +16,8 @@ from pathlib import Path
 
 from conformance.cases.expression import ExprError, parse_at, parse_expression
 from conformance.core.numfmt import pair
-from conformance.core.options import DEFAULT_TIMEOUT, EXIT_INTERRUPTED, EXIT_USAGE
-from conformance.core.safetext import safe_data, safe_text
+from conformance.core.options import DEFAULT_TIMEOUT, EXIT_USAGE
+from conformance.core.safetext import safe_data
 
 __all__ = ["add_check_parser", "check_command", "sign_hint"]
 
@@ -140,24 +140,14 @@ def check_command(args: argparse.Namespace) -> int:
         print(f"conformance: error: --svg {args.svg!r} is a folder, not a file", file=sys.stderr)
         return EXIT_USAGE
     from conformance.checks.graph import check_case, consult_oracles
+    from conformance.cli.check_layer import call_once
     from conformance.core.case import Case
     from conformance.core.records import to_frame
-    from conformance.engines import EngineLoadError
-    from conformance.engines.pool import EnginePool
     from conformance.run.pipeline import verdict
 
-    pool = EnginePool(args.engine, jobs=1, timeout=args.timeout)
-    try:
-        pool.start()
-        result = pool.call(spec)
-    except EngineLoadError as exc:
-        print(safe_text(f"conformance: error: {exc}"), file=sys.stderr)
-        return EXIT_USAGE
-    except KeyboardInterrupt:
-        print("conformance: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    finally:
-        pool.close()
+    result, failed = call_once(args.engine, spec, args.timeout)
+    if result is None:
+        return failed
     op = spec.nodes[0].op if len(spec.nodes) == 1 else "graph"
     at = ",".join(f"{n}={v!r}" for n, v in values.items())
     reproduce = f"python -m conformance check {json.dumps(args.expr)} --at {at}"

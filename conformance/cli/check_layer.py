@@ -11,11 +11,11 @@ import math
 import shlex
 import sys
 
-from conformance.core.options import EXIT_INTERRUPTED, EXIT_USAGE
+from conformance.core.options import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from conformance.core.pipes import reader_may_leave
 from conformance.core.safetext import safe_text
 
-__all__ = ["check_layer_command", "layer_spec"]
+__all__ = ["call_once", "check_layer_command", "layer_spec"]
 
 
 def _shape(text: str) -> tuple[int, ...]:
@@ -48,6 +48,26 @@ def _number(key: str, text: str) -> int | float:
     except ValueError:
         raise ValueError(f"--config {key}={text!r} is not a number") from None
     return int(value) if value.is_integer() and "." not in text else value
+
+
+def call_once(engine: str, spec, timeout: float) -> tuple[object | None, int]:
+    """The engine's result for one spec, from a worker process; (None, the exit code) when it
+    cannot load (said in one line) or the user interrupts."""
+    from conformance.engines import EngineLoadError
+    from conformance.engines.pool import EnginePool
+
+    pool = EnginePool(engine, jobs=1, timeout=timeout)
+    try:
+        pool.start()
+        return pool.call(spec), EXIT_OK
+    except EngineLoadError as exc:
+        print(safe_text(f"conformance: error: {exc}"), file=sys.stderr)
+        return None, EXIT_USAGE
+    except KeyboardInterrupt:
+        print("conformance: interrupted", file=sys.stderr)
+        return None, EXIT_INTERRUPTED
+    finally:
+        pool.close()
 
 
 def layer_spec(layer: str, shapes: list[str], config: list[str], seed: int):
@@ -113,8 +133,6 @@ def check_layer_command(args: argparse.Namespace) -> int:
     from conformance.checks.layers import check_layer
     from conformance.core.case import Case
     from conformance.core.records import to_frame
-    from conformance.engines import EngineLoadError
-    from conformance.engines.pool import EnginePool
     from conformance.run.pipeline import verdict
 
     engine = args.engine if args.engine.startswith("layers:") else "layers:refimpl"
@@ -122,23 +140,14 @@ def check_layer_command(args: argparse.Namespace) -> int:
         print("conformance: error: check --layer needs a layer engine: --engine layers:FILE.py",
               file=sys.stderr)  # fmt: skip
         return EXIT_USAGE
-    pool = EnginePool(engine, jobs=1, timeout=args.timeout)
-    try:
-        pool.start()
-        result = pool.call(spec)
-    except EngineLoadError as exc:
-        print(safe_text(f"conformance: error: {exc}"), file=sys.stderr)
-        return EXIT_USAGE
-    except KeyboardInterrupt:
-        print("conformance: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    finally:
-        pool.close()
+    result, failed = call_once(engine, spec, args.timeout)
+    if result is None:
+        return failed
     argv = ["python", "-m", "conformance", "check", "--layer", spec.layer, "--engine", engine]
     argv += ["--shapes", ",".join(f"{k}={'x'.join(map(str, s))}" for k, s in spec.shapes)]
     argv += ["--seed", str(spec.seed)]
     case = Case("check", spec.case_id(), spec, spec.layer, shlex.join(argv), kind="layer")  # type: ignore[arg-type]
-    rows = check_layer(case, engine, result, pool.call)
+    rows = check_layer(case, engine, result, None)  # type: ignore[arg-type]
     code, message = verdict(to_frame(rows))
     shapes = ", ".join(f"{k} {'×'.join(map(str, s))}" for k, s in spec.shapes)
     lines = [f"layer {spec.layer}: {shapes}; engine {engine} (seed {spec.seed})", ""]
