@@ -50,6 +50,12 @@ def check_layer(case: Case, engine: str, result, call: EngineCall) -> list[Recor
             row = _out_of_range(row, spec, out, ref.out, ref.out_tol)
         if row.status == Status.FAIL:
             row = _with_hint(row, _forward_hint(spec, out, arrays))
+        if row.status == Status.FAIL and layer.loss and _is_array(out) and out.shape == ():
+            n = spec.shape_of("x")[0]
+            ratio = float(out) / float(ref.out) if float(ref.out) else 0.0
+            if n > 1 and math.isclose(ratio, n, rel_tol=1e-6):
+                row = _with_hint(row, f"the loss is N = {n} times too big: average it over the "
+                                      "batch (divide the sum by N)")  # fmt: skip
         rows.append(row)
     if getattr(result, "error", None):
         rows.append(Record.for_case(case, engine, status=Status.ERROR, detail=result.error))
@@ -168,6 +174,11 @@ def _shape_message(spec: LayerSpec, name: str, got: tuple, want: tuple) -> tuple
         hint = (
             f"{of} was added to every row, so {name} is the sum over the rows "
             "(dout.sum(axis=0)); this one was not summed over the batch"
+        )
+    elif summed and len(want) == 1 and got == (n,) and n != want[0]:
+        hint = (
+            f"{name} was summed over the wrong axis: {of} was added to every row, so sum dout "
+            "over the rows, dout.sum(axis=0)"
         )
     elif summed and got == (1, *want):
         hint = (

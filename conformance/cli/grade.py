@@ -86,6 +86,13 @@ def grade_command(args: argparse.Namespace) -> int:
         helpers = roster.helpers
     if not engines:
         found = f" ({len(helpers)} helper modules, no engine class)" if helpers else ""
+        if args.dir is not None and not args.layers:
+            from conformance.run.grade import layer_engines_in
+
+            if layer_engines_in(Path(args.dir)).engines:
+                raise UsageError(
+                    f"nothing to grade{found}, but the files define layer functions: add --layers"
+                )
         raise UsageError(f"nothing to grade{found}: give a folder of engine files or --engine")
     from conformance.core.safetext import safe_text
     from conformance.run.grade import exit_code, grade

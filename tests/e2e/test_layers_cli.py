@@ -170,6 +170,8 @@ def test_grade_layers_grades_a_class_of_layer_modules(conformance, tmp_path: Pat
     assert table.loc[bob, "verdict"] == "PASS" and table.loc[bob, "op:conv"] == "correct"
     assert table.loc[carol, "op:affine"] == "correct" and table.loc[carol, "op:conv"] == "missing"
     assert "op:add" not in table.columns  # a layers grade speaks of layers
+    plain = conformance("grade", str(tmp_path), "--out", str(tmp_path / "p"))
+    assert plain.returncode == 2 and "add --layers" in plain.stderr
     mixed = conformance("grade", "--engine", "layers:refimpl", "--engine", "refimpl",
                         "--out", str(tmp_path / "m"))  # fmt: skip
     assert mixed.returncode == 2 and "apart" in mixed.stderr

@@ -192,3 +192,20 @@ def test_gradients_in_another_order_are_named() -> None:
     rows = _rows(_module(affine_backward=affine_backward), "affine")
     bad = [r for r in rows if r.status == "fail" and r.node in ("dx", "dw")]
     assert bad and all("in another order" in r.hint for r in bad)
+
+
+def test_a_bias_summed_over_the_wrong_axis_and_a_summed_loss_are_named() -> None:
+    def affine_backward(dout, cache):
+        dx, dw, _ = ref.affine_backward(dout, cache)
+        return dx, dw, dout.sum(axis=1)
+
+    def softmax_loss(x, y):
+        loss, dx = ref.softmax_loss(x, y)
+        return loss * x.shape[0], dx
+
+    rows = _rows(_module(affine_backward=affine_backward), "affine")
+    hints = {r.hint for r in rows if r.status == "fail" and r.node == "db"}
+    assert any("summed over the wrong axis" in h for h in hints), hints
+    rows = _rows(_module(softmax_loss=softmax_loss), "softmax_loss")
+    hints = {r.hint for r in rows if r.status == "fail" and r.node == "loss"}
+    assert any("average it over the batch" in h for h in hints), hints
