@@ -180,6 +180,16 @@ def _binds(statements: list[ast.stmt], name: str) -> bool:
     return False
 
 
+def _candidates(folder: Path, helpers: list[tuple[str, str]]) -> Iterator[Path]:
+    """`folder`'s `*.py` files in name order, but those a name marks as helpers (added to
+    `helpers`, with why)."""
+    for path in sorted(p for p in folder.glob("*.py") if p.is_file()):
+        if path.name.startswith(HELPER_PREFIXES):
+            helpers.append((str(path), "a helper by its name (_ or test_ prefix)"))
+        else:
+            yield path
+
+
 def engines_in(folder: Path, attr: str | None = None) -> Roster:
     """The engines in `folder`'s `*.py` files, in name order, and the helper modules beside them.
 
@@ -190,10 +200,7 @@ def engines_in(folder: Path, attr: str | None = None) -> Roster:
     """
     engines: list[str] = []
     helpers: list[tuple[str, str]] = []
-    for path in sorted(p for p in folder.glob("*.py") if p.is_file()):
-        if path.name.startswith(HELPER_PREFIXES):
-            helpers.append((str(path), "a helper by its name (_ or test_ prefix)"))
-            continue
+    for path in _candidates(folder, helpers):
         try:
             source = path.read_bytes()
             if attr is None:
@@ -219,10 +226,7 @@ def layer_engines_in(folder: Path) -> Roster:
     wanted = {name for layer, spec in LAYERS.items() for name in spec.names(layer) if name}
     engines: list[str] = []
     helpers: list[tuple[str, str]] = []
-    for path in sorted(p for p in folder.glob("*.py") if p.is_file()):
-        if path.name.startswith(HELPER_PREFIXES):
-            helpers.append((str(path), "a helper by its name (_ or test_ prefix)"))
-            continue
+    for path in _candidates(folder, helpers):
         try:
             body = ast.parse(path.read_bytes()).body
             defined = {s.name for s in body if isinstance(s, ast.FunctionDef | ast.ClassDef)}
