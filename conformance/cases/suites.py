@@ -19,6 +19,7 @@ from conformance.cases.generate import (
 from conformance.cases.layers import layer_cases
 from conformance.cases.neurons import neuron_at, neuron_count, neurons, seed_neuron_case
 from conformance.cases.semantics import CHAIN_LENGTH, THOROUGH_CHAIN_LENGTH, semantics
+from conformance.cases.tensor_graphs import tensor_cases
 from conformance.cases.training import training
 from conformance.core.case import Case
 from conformance.core.dtypes import MAX_FINITE
@@ -134,6 +135,9 @@ SUITES: dict[str, Callable[[SuiteOptions], list[Case]]] = {
     "neurons": lambda options: neurons(options.seed, options.cases),
     "training": lambda options: training(options.seed, options.steps),
     "layers": lambda options: layer_cases(options.seed, options.cases, options.dtype),
+    "tensors": lambda options: tensor_cases(
+        options.seed, options.cases, options.dtype, options.unsupported | options.broken
+    ),
 }
 
 

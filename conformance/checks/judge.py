@@ -15,6 +15,7 @@ from conformance.checks.graph import check_graph
 from conformance.checks.layers import check_layer
 from conformance.checks.neurons import check_neuron
 from conformance.checks.semantics import check_deep, check_repeated
+from conformance.checks.tensor_graphs import check_tensor_graph
 from conformance.checks.training import check_training
 from conformance.core.case import Case, EngineCall
 from conformance.core.records import Record, Status, strictly
@@ -34,6 +35,7 @@ CHECKERS: dict[str, Checker] = {
     "neuron": check_neuron,
     "training": check_training,
     "layer": check_layer,
+    "tensor-graph": check_tensor_graph,
 }
 
 

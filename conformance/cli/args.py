@@ -15,6 +15,7 @@ from conformance.core.options import (
     MAX_MAX_NODES,
     MAX_SECONDS,
     SUITE_NAMES,
+    TENSOR_SUITES,
 )
 
 __all__ = [
@@ -144,21 +145,28 @@ def dtype(text: str) -> str:
 
 
 def suites_for_engine(given: tuple[str, ...] | None, engine: str) -> tuple[str, ...] | None:
-    """The layers suite for a layer engine (`layers:...`), which has no other; ValueError when
-    the suites given and the kind of engine do not go together."""
-    layered = engine.startswith("layers:")
+    """The layers suite for a layer engine (`layers:...`), the tensors suite for a tensor
+    engine (`tensors:...`), which have no other; ValueError when the suites given and the kind
+    of engine do not go together."""
+    own = {"layers:": (LAYER_SUITES, "a layer engine", "a module of layer functions"),
+           "tensors:": (TENSOR_SUITES, "a tensor engine", "a Tensor class")}  # fmt: skip
+    kind = next((p for p in own if engine.startswith(p)), None)
     if given is None:
-        return LAYER_SUITES if layered else None
-    wrong = [s for s in given if (s in LAYER_SUITES) != layered]
-    if wrong and layered:
-        raise ValueError(
-            f"a layer engine runs the layers suite, not {', '.join(wrong)}: leave --suite out"
-        )
-    if wrong:
-        raise ValueError(
-            "the layers suite checks a module of layer functions: name it with "
-            "--engine layers:FILE.py (see the README)"
-        )
+        return own[kind][0] if kind else None
+    if kind is not None:
+        wrong = [s for s in given if s not in own[kind][0]]
+        if wrong:
+            raise ValueError(
+                f"{own[kind][1]} runs the {own[kind][0][0]} suite, not {', '.join(wrong)}: leave "
+                "--suite out"
+            )
+        return given
+    for prefix, (suites, _, what) in own.items():
+        if any(s in suites for s in given):
+            raise ValueError(
+                f"the {suites[0]} suite checks {what}: name it with --engine {prefix}FILE.py "
+                "(see the README)"
+            )
     return given
 
 

@@ -46,7 +46,8 @@ def add_run_parser(sub) -> None:
         "--engine", default="refimpl",
         help="refimpl (default), refimpl-float32, torch, micrograd, MODULE:ATTR naming a "
         "scalar Value class, or layers:FILE.py (or layers:MODULE, layers:TABLE.toml, "
-        "layers:refimpl) for a module of layer functions",
+        "layers:refimpl) for a module of layer functions, or tensors:FILE.py (tensors:MODULE, "
+        "tensors:refimpl) for a Tensor class",
     )  # fmt: skip
     r.add_argument(
         "--engine-command", default=None, metavar="CMD",
@@ -55,12 +56,13 @@ def add_run_parser(sub) -> None:
     r.add_argument(
         "--suite", type=suites, default=None, metavar="S,...",
         help=f"suites to run (default: all: {', '.join(SUITE_NAMES)}; with --dtype other than "
-        f"float64, graphs; for a layers: engine, {', '.join(LAYER_SUITES)})",
+        f"float64, graphs; for a layers: engine, {', '.join(LAYER_SUITES)}; for a tensors: "
+        "engine, tensors)",
     )  # fmt: skip
     r.add_argument(
         "--cases", type=count, default=RunOptions.cases, metavar="N",
         help=f"random graphs in the graphs suite (default {RunOptions.cases}); the layers "
-        "suite draws one case a layer for every 40",
+        "suite draws one case a layer for every 40, the tensors suite N random tensor graphs",
     )  # fmt: skip
     r.add_argument(
         "--seed", type=seed, default=0, metavar="N|random",
@@ -139,10 +141,11 @@ def run_command(args: argparse.Namespace) -> int:
     try:
         adopt = args.dtype is None  # the engine's declared dtype, if it declares one
         args.dtype = args.dtype or "float64"
-        if args.dtype == "bfloat16" and args.engine.startswith("layers:"):
-            raise ValueError("numpy has no bfloat16: layer engines take float64, 32 or 16")
+        layered = args.engine.startswith(("layers:", "tensors:"))
+        if args.dtype == "bfloat16" and layered:
+            raise ValueError("numpy has no bfloat16: layer and tensor engines take float64, 32 "
+                             "or 16")  # fmt: skip
         given = suites_for_engine(args.suite, args.engine)
-        layered = args.engine.startswith("layers:")
         chosen = given if layered else suites_for_dtype(given, args.dtype)
     except ValueError as exc:
         raise UsageError(str(exc)) from None

@@ -26,6 +26,7 @@ __all__ = [
     "MEMORY_LIMIT_VARIABLE",
     "PROFILES",
     "SUITE_NAMES",
+    "TENSOR_SUITES",
     "WORKER_MEMORY_LIMIT_MB",
     "RunOptions",
     "all_cores",
@@ -42,9 +43,11 @@ EXIT_INTERRUPTED = 130  # Ctrl-C: the rows so far are written
 SUITE_NAMES = ("examples", "graphs", "edges", "semantics", "neurons", "training")
 # The suites of layer-function engines (`--engine layers:...`), which the scalar suites are not.
 LAYER_SUITES = ("layers",)
+# The suites of tensor autograd engines (`--engine tensors:...`).
+TENSOR_SUITES = ("tensors",)
 # The suites a dtype other than float64 checks so far (the others need versions in its range).
 DTYPE_SUITES = ("graphs", "edges")
-ALL_SUITES = SUITE_NAMES + LAYER_SUITES
+ALL_SUITES = SUITE_NAMES + LAYER_SUITES + TENSOR_SUITES
 DEFAULT_STEPS = 50  # SGD steps of each training case
 PROFILES = ("quick", "thorough")
 DEFAULT_TIMEOUT = 30.0  # seconds per engine call

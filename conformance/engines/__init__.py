@@ -14,6 +14,7 @@ from typing import Any
 
 from conformance.core.dtypes import DTYPES
 from conformance.core.result import EngineResult
+from conformance.core.tensor_graph import TENSOR_PREFIX, is_tensor_engine
 from conformance.core.tensors import LAYER_PREFIX, is_layer_engine
 from conformance.engines.errors import EngineLoadError
 from conformance.engines.function import FunctionEngine
@@ -61,6 +62,10 @@ def load_engine(name: str) -> Any:
         from conformance.engines.layers import load_layer_engine
 
         return load_layer_engine(name)
+    if is_tensor_engine(name):
+        from conformance.engines.tensor_class import load_tensor_engine
+
+        return load_tensor_engine(name)
     if name.startswith(COMMAND_PREFIX):
         from conformance.engines.process import ProcessEngine
 
@@ -93,7 +98,12 @@ def declared_dtype(engine: Any) -> str | None:
 
 def engine_file(name: str) -> tuple[Path, str] | None:
     """(file, ATTR) for an engine named `path/to/file.py:ATTR`; None for any other name."""
-    if name in BUILTIN_ENGINES or name.startswith(COMMAND_PREFIX) or is_layer_engine(name):
+    if (
+        name in BUILTIN_ENGINES
+        or name.startswith(COMMAND_PREFIX)
+        or is_layer_engine(name)
+        or (is_tensor_engine(name))
+    ):
         return None
     module, sep, attr = name.rpartition(":")
     if not sep or not module or not attr:
@@ -105,16 +115,22 @@ def engine_file(name: str) -> tuple[Path, str] | None:
 
 def portable_engine_name(name: str) -> str:
     """The engine's name with a file engine's path made absolute: it loads from any folder."""
-    if is_layer_engine(name):  # layers:FILE.py or layers:TABLE.toml: the file made absolute
-        target = name[len(LAYER_PREFIX) :]
+    if is_layer_engine(name) or is_tensor_engine(name):  # the file made absolute
+        prefix = LAYER_PREFIX if is_layer_engine(name) else TENSOR_PREFIX
+        target = name[len(prefix) :]
+        if target.startswith(COMMAND_PREFIX):
+            return name
+        path, sep, attr = target.rpartition(":")
+        if prefix == TENSOR_PREFIX and sep and path.endswith(".py") and attr.isidentifier():
+            return f"{prefix}{Path(path).resolve()}:{attr}"  # a Tensor class or function in a file
         if target.endswith((".py", ".toml")):
-            return LAYER_PREFIX + str(Path(target).resolve())
+            return prefix + str(Path(target).resolve())
         try:  # a module: its file, found from here, loads from any folder
             found = importlib.util.find_spec(target) if target != "refimpl" else None
         except (ImportError, ValueError):
             found = None
         origin = getattr(found, "origin", None)
-        return LAYER_PREFIX + origin if origin and origin.endswith(".py") else name
+        return prefix + origin if origin and origin.endswith(".py") else name
     file = engine_file(name)
     return name if file is None else f"{file[0].resolve()}:{file[1]}"
 

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from conformance.cases.generate import op_variants
 from conformance.core.options import DEFAULT_TIMEOUT, worker_memory_limit_mb
 from conformance.core.spec import GraphSpec
+from conformance.core.tensor_graph import TensorGraph, is_tensor_engine, tensor_variants
 from conformance.core.tensors import LayerSpec, TensorResult, is_layer_engine
 from conformance.engines import (
     COMMAND_PREFIX,
@@ -109,7 +110,9 @@ def _answer(conn, engine) -> None:  # in the worker process
             conn.send((index, EngineResult(error=what).to_dict()))
 
 
-def _spec_from_dict(d: dict) -> GraphSpec | LayerSpec:
+def _spec_from_dict(d: dict) -> GraphSpec | LayerSpec | TensorGraph:
+    if "tensor_graph" in d:
+        return TensorGraph.from_dict(d)
     return LayerSpec.from_dict(d) if "layer" in d else GraphSpec.from_dict(d)
 
 
@@ -169,7 +172,8 @@ def probe_capabilities(engine: Any) -> tuple[dict[tuple, str], dict[tuple, str]]
     """The op variants the engine lacks, and those it has but that break, each with why:
     ({(op, pattern, param): reason}, {(op, pattern, param): what broke})."""
     missing, broken = {}, {}
-    for variant in op_variants():
+    tensors = getattr(engine, "name", "").startswith("tensors:")
+    for variant in tensor_variants() if tensors else op_variants():
         why, broke = _probe_one(engine, variant)
         if why:
             missing[variant] = why
@@ -320,7 +324,8 @@ class EnginePool:
         or hangs the worker counts as supported (its cases will show what happens), and a fresh
         worker takes over."""
         self.unsupported, self.broken = {}, {}
-        for variant in op_variants():
+        variants = tensor_variants() if is_tensor_engine(self.engine) else op_variants()
+        for variant in variants:
             answered, found = worker.probe(variant, PROBE_TIMEOUT)
             if not answered:
                 worker.kill()

@@ -19,6 +19,9 @@ standard JSON: nan and infinities are the strings "nan", "inf", "-inf").
    specs). Diagnostics go to stderr.
 4. End: the suite closes stdin; the engine exits.
 
+A tensor engine (`--engine tensors:command:CMD`) says `"tensors": true` in its handshake and
+gets tensor graphs with their arrays: see `conformance.engines.tensor_remote`.
+
 One process serves many cases. If it dies, or prints garbage, the next case starts a new one; a
 hang is ended by the run's per-call `--timeout`, which stops the worker and, with it, the process.
 The process starts in a session of its own, and the whole group is killed when it is stopped, so
@@ -164,6 +167,14 @@ class ProcessEngine:
                 f"{', '.join(DTYPES)}"
             )
         self.dtype = dtype
+        try:
+            self._handshake_checks(hello)
+        except EngineLoadError:
+            self._stop()
+            raise
+
+    def _handshake_checks(self, hello: dict) -> None:
+        """More of the handshake, for a kind of engine that says more in it (tensors)."""
 
     def _stop(self) -> None:
         if self.proc is not None:
@@ -219,16 +230,24 @@ class ProcessEngine:
             why = self.unsupported(node.op, "", node.param)
             if why:
                 return EngineResult(skip=why)
+        reply = self._exchange(spec.to_dict(), reply_limit(spec))
+        if "error" in reply:
+            raise RuntimeError(f"the engine answered with an error: {reply['error']}")
+        return _read_answer(reply, spec)
+
+    def _exchange(self, spec: dict, limit: int) -> dict:
+        """Send {"id", "spec"} and read the reply to it (a process that died is started again
+        first; one that breaks the protocol is stopped: EngineProtocolError)."""
         if self.proc is None or self.proc.poll() is not None:
             self._stop()
             self._start()
         self._next_id += 1
-        request = {"id": self._next_id, "spec": spec.to_dict()}
+        request = {"id": self._next_id, "spec": spec}
         try:
             assert self.proc is not None and self.proc.stdin is not None
             self.proc.stdin.write((json.dumps(request) + "\n").encode())
             self.proc.stdin.flush()
-            reply = self._read(None, reply_limit(spec))
+            reply = self._read(None, limit)
         except (BrokenPipeError, OSError) as exc:
             self._stop()
             raise EngineProtocolError(f"the engine process is gone: {exc}") from None
@@ -238,9 +257,7 @@ class ProcessEngine:
         if reply.get("id") != self._next_id:
             self._stop()
             raise EngineProtocolError(f"reply id {reply.get('id')!r}, expected {self._next_id}")
-        if "error" in reply:
-            raise RuntimeError(f"the engine answered with an error: {reply['error']}")
-        return _read_answer(reply, spec)
+        return reply
 
     def close(self) -> None:
         """Close stdin, let the engine exit."""

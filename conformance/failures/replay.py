@@ -68,6 +68,12 @@ def load_case(path: Path) -> tuple[Case, str | None, str | None]:
         data = parse_json(text)
         if isinstance(data, dict) and data.get("kind") == LAYER_FAILURE_KIND:
             return _layer_case(path, data)
+        if (
+            isinstance(data, dict)
+            and data.get("kind") == FAILURE_KIND
+            and (isinstance(data.get("spec"), dict) and "tensor_graph" in data["spec"])
+        ):
+            return _tensor_case(path, data)
         if isinstance(data, dict) and data.get("kind") == FAILURE_KIND:
             spec = GraphSpec.from_dict(data.get("spec"))
             kind, payload = str(data.get("case_kind", "graph")), str(data.get("payload", ""))
@@ -108,6 +114,25 @@ def _layer_case(path: Path, data: dict) -> tuple[Case, str | None, str | None]:
     engine = data.get("engine") if isinstance(data.get("engine"), str) else None
     case_id = str(data.get("case", spec.case_id()))
     return Case("replay", case_id, spec, spec.layer, kind="layer"), engine, run_folder  # type: ignore[arg-type]
+
+
+def _tensor_case(path: Path, data: dict) -> tuple[Case, str | None, str | None]:
+    """The case of a tensor-graph reproducer, the engine it names, its run folder."""
+    from conformance.core.tensor_graph import TensorGraph
+
+    try:
+        spec = TensorGraph.from_dict(data["spec"])
+        size = sum(math.prod(shape) for _, shape in spec.leaves)
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise SpecError(str(exc)) from None
+    if size > MAX_ELEMENTS or len(spec.nodes) > MAX_NODES:
+        raise SpecError(f"{size:,} leaf elements, {len(spec.nodes)} nodes: over replay's limits")
+    folder = data.get("run_folder")
+    run_folder = folder if isinstance(folder, str) and Path(folder).is_dir() else None
+    engine = data.get("engine") if isinstance(data.get("engine"), str) else None
+    case_id = str(data.get("case", spec.case_id()))
+    op = spec.nodes[0].op if len(spec.nodes) == 1 else "graph"
+    return Case("replay", case_id, spec, op, kind="tensor-graph"), engine, run_folder  # type: ignore[arg-type]
 
 
 def _recorded_engine(engine: object, run_folder: str | None) -> str | None:
@@ -185,6 +210,11 @@ def replay(path: Path, engine: str | None, timeout: float, trust: bool = False) 
     if (case.kind == "layer") != name.startswith("layers:"):
         what = "a layer engine: --engine layers:FILE.py" if case.kind == "layer" else (
             "a scalar engine, not a layer engine"
+        )  # fmt: skip
+        raise SpecError(f"{path} is a {case.kind} case: replay it on {what}")
+    if (case.kind == "tensor-graph") != name.startswith("tensors:"):
+        what = "a tensor engine: --engine tensors:FILE.py" if case.kind == "tensor-graph" else (
+            "a scalar engine, not a tensor engine"
         )  # fmt: skip
         raise SpecError(f"{path} is a {case.kind} case: replay it on {what}")
     from conformance.checks.judge import CHECKERS

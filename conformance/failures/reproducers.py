@@ -12,9 +12,12 @@ from conformance.core.case import Case, EngineCall
 from conformance.core.records import FAILING, WRONG, Record
 from conformance.core.result import EngineResult
 from conformance.core.spec import SCHEMA_VERSION, GraphSpec
+from conformance.core.tensor_graph import TensorGraph
 from conformance.engines import COMMAND_PREFIX, portable_engine_name
 from conformance.failures.shrink import shrink
 from conformance.failures.snippet import snippet
+from conformance.failures.tensor_shrink import shrink_tensor_graph
+from conformance.failures.tensor_snippet import tensor_script
 from conformance.oracles.autograd import torch_reference
 
 __all__ = [
@@ -91,9 +94,12 @@ def find_failures(
         if case.kind == "layer":  # see failures.layers: the smallest failing case, per tensor
             continue
         spec, rows, result = case.spec, tuple(bad), None
-        if case.kind == "graph" and len(failures) < MAX_SHRUNK:
+        tensors = case.kind == "tensor-graph"
+        if case.kind in ("graph", "tensor-graph") and len(failures) < MAX_SHRUNK:
             spec, rows, result = _shrunk(case, target, check, call)
-        if result is None and target.status == "fail" and len(spec.nodes) <= KEEP_RESULT_NODES:
+        if tensors:  # the page draws scalar graphs only
+            result = None
+        elif result is None and target.status == "fail" and len(spec.nodes) <= KEEP_RESULT_NODES:
             result = call(spec)  # one more call: the report draws the engine's numbers
         pinned = [r for r in rows if _matches(r, target)] or [target]
         covered.update((o, r.check, r.status) for r in pinned for o in _ops(r))
@@ -124,7 +130,10 @@ def _shrunk(
             return True
         return False
 
-    spec = shrink(case.spec, still_fails)
+    if case.kind == "tensor-graph":
+        spec = shrink_tensor_graph(case.spec, still_fails)  # type: ignore[arg-type]
+    else:
+        spec = shrink(case.spec, still_fails)
     if spec.case_id() in found:
         return spec, *found[spec.case_id()]
     original = tuple(r for r in [target])  # nothing smaller failed the same way
@@ -191,6 +200,10 @@ def write_failures(failures: Sequence[Failure], out: Path, engine: str) -> list[
             f"case {f.case_id}, shrunk from {f.case.case_id}. "
             f"Replay: {replay_command(path.resolve(), engine)}"
         )
-        (folder / f"{f.case_id}.py").write_text(snippet(f.spec, engine, title, run_folder))
+        if isinstance(f.spec, TensorGraph):
+            script = tensor_script(f.spec, engine, title, run_folder)
+        else:
+            script = snippet(f.spec, engine, title, run_folder)
+        (folder / f"{f.case_id}.py").write_text(script)
         paths.append(path)
     return paths

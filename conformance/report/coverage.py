@@ -5,10 +5,11 @@ from __future__ import annotations
 import pandas as pd
 
 from conformance.cases.generate import op_variants
+from conformance.core.tensor_graph import tensor_variants
 from conformance.core.tensors import LAYERS
 from conformance.core.vocabulary import OPS
 
-__all__ = ["COVERAGE_COLUMNS", "coverage_frame", "layer_coverage_frame"]
+__all__ = ["COVERAGE_COLUMNS", "coverage_frame", "layer_coverage_frame", "tensor_coverage_frame"]
 
 COVERAGE_COLUMNS = ["op", "form", "supported", "reason"]
 
@@ -39,4 +40,24 @@ def layer_coverage_frame(frame: pd.DataFrame) -> pd.DataFrame:
         missing = mine[mine["detail"].str.startswith("missing: ")] if len(mine) else mine
         reason = str(missing["detail"].iloc[0]) if len(missing) else ""
         rows.append((layer, form, not reason, reason))
+    return pd.DataFrame(rows, columns=COVERAGE_COLUMNS)
+
+
+_TENSOR_FORMS = {
+    "all": "x.{op}()",
+    "axis": "x.{op}(axis=k)",
+    "keepdims": "x.{op}(axis, keepdims=True)",
+    "T": "x.T",
+    "axes": "x.transpose(axes)",
+}
+
+
+def tensor_coverage_frame(unsupported: dict, broken: dict) -> pd.DataFrame:
+    """For a tensors run: one row per (op, form) the graphs call, missing or broken with why
+    (a broken op is supported: its cases show what breaks)."""
+    rows = []
+    for op, form in tensor_variants():
+        shown = _TENSOR_FORMS.get(form, "{op}").format(op=op)
+        why = unsupported.get((op, form), "") or broken.get((op, form), "")
+        rows.append((op, shown, (op, form) not in unsupported, why))
     return pd.DataFrame(rows, columns=COVERAGE_COLUMNS)

@@ -23,10 +23,11 @@ from conformance.core.options import EXIT_INTERRUPTED
 from conformance.core.records import CHECKED, COLUMNS, FAILING, PASSED, STATUSES
 from conformance.core.safetext import safe_csv_frame, safe_data, safe_frame, safe_text
 from conformance.core.spec import SCHEMA_VERSION
+from conformance.core.tensor_graph import is_tensor_engine
 from conformance.core.tensors import is_layer_engine
 from conformance.failures.layers import write_layer_failures
 from conformance.failures.reproducers import write_failures
-from conformance.report.coverage import coverage_frame, layer_coverage_frame
+from conformance.report.coverage import coverage_frame, layer_coverage_frame, tensor_coverage_frame
 from conformance.report.html.page import render as render_html
 from conformance.report.junit import write_junit
 
@@ -300,6 +301,8 @@ def write_reports(
     _atomic(paths["summary"], lambda p: written.to_csv(p, index=False, lineterminator="\n"))
     layered = is_layer_engine(options.engine)
     covered = layer_coverage_frame(frame) if layered else coverage_frame(outcome.unsupported)
+    if is_tensor_engine(options.engine):
+        covered = tensor_coverage_frame(outcome.unsupported, outcome.broken)
     coverage = safe_csv_frame(covered, ("reason",))
     paths["coverage"] = out / "coverage.csv"
     _atomic(paths["coverage"], lambda p: coverage.to_csv(p, index=False, lineterminator="\n"))

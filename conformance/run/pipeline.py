@@ -75,7 +75,7 @@ def reproduce_command(options: RunOptions, case: Case) -> str:
     if case.suite == "graphs":
         argv += ["--seed", str(options.seed), "--cases", str(options.cases)]
         argv += ["--max-nodes", str(options.max_nodes)]
-    if case.suite in ("neurons", "layers"):
+    if case.suite in ("neurons", "layers", "tensors"):
         argv += ["--seed", str(options.seed), "--cases", str(options.cases)]
     if case.suite == "training":
         argv += ["--seed", str(options.seed), "--steps", str(options.steps)]

@@ -16,6 +16,7 @@ from conformance.core.options import (
     EXIT_OK,
     LAYER_SUITES,
     SUITE_NAMES,
+    TENSOR_SUITES,
     RunOptions,
 )
 from conformance.core.records import (
@@ -125,7 +126,7 @@ def test_run_options_refuse_a_wrong_type_naming_the_option(key: str, value: obje
 
 
 def test_one_list_of_suite_names() -> None:
-    assert tuple(SUITES) == ALL_SUITES == SUITE_NAMES + LAYER_SUITES
+    assert tuple(SUITES) == ALL_SUITES == SUITE_NAMES + LAYER_SUITES + TENSOR_SUITES
     assert RunOptions().suites == SUITE_NAMES  # the scalar suites; a layer engine gets LAYER_SUITES
 
 

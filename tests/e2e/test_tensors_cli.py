@@ -1,0 +1,104 @@
+"""`run --engine tensors:...` from the command line: the tensors suite, its reports and exit
+codes, shrunk reproducers that replay and run from any folder, engines in other languages over
+the protocol, and one-line errors."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tests.helpers import ROOT
+
+BUGGY = "tensors:tests.engines.tensor_zoo.mean_not_divided"
+JS = ROOT / "examples" / "js-tensor-engine" / "engine.js"
+
+
+def test_refimpl_passes_strict_and_the_csv_is_the_same_in_parallel(
+    conformance, tmp_path: Path
+) -> None:
+    one = conformance("run", "--engine", "tensors:refimpl", "--strict", "--cases", "300",
+                      "--jobs", "1", "--out", str(tmp_path / "one"))  # fmt: skip
+    assert one.returncode == 0, one.stdout + one.stderr
+    assert "PASS (gradients correct)" in one.stdout
+    meta = json.loads((tmp_path / "one" / "run.json").read_text())
+    assert meta["options"]["suites"] == ["tensors"]
+    two = conformance("run", "--engine", "tensors:refimpl", "--strict", "--cases", "300",
+                      "--jobs", "2", "--out", str(tmp_path / "two"))  # fmt: skip
+    assert two.returncode == 0
+    first = (tmp_path / "one" / "conformance.csv").read_bytes()
+    assert first == (tmp_path / "two" / "conformance.csv").read_bytes()
+    coverage = pd.read_csv(tmp_path / "one" / "coverage.csv")
+    assert len(coverage) == 26 and coverage["supported"].all()
+    assert "x.sum(axis, keepdims=True)" in set(coverage["form"])
+
+
+def test_a_buggy_engine_fails_with_a_shrunk_reproducer_that_replays(
+    conformance, tmp_path: Path
+) -> None:
+    out = tmp_path / "r"
+    proc = conformance("run", "--engine", BUGGY, "--cases", "200", "--out", str(out))
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "wrong mean: mean's gradient must be divided by the count" in proc.stdout
+    frame = pd.read_csv(out / "conformance.csv", keep_default_na=False)
+    bad = frame[frame["status"] == "fail"]
+    assert len(bad) and set(bad["blame"]) == {"mean"}
+    (path,) = (out / "failures").glob("*.json")
+    data = json.loads(path.read_text())
+    assert data["case_kind"] == "tensor-graph" and data["op"] == "mean"
+    assert len(data["spec"]["nodes"]) == 1  # shrunk to the one mean
+    replayed = conformance("replay", str(path), "--engine", BUGGY)
+    assert replayed.returncode == 1 and "divided by the count" in replayed.stdout
+    fine = conformance("replay", str(path), "--engine", "tensors:refimpl")
+    assert fine.returncode == 0 and fine.stdout.strip().endswith("PASS")
+    scalar = conformance("replay", str(path), "--engine", "refimpl")
+    assert scalar.returncode == 2 and "replay it on a tensor engine" in scalar.stderr
+    ran = subprocess.run([sys.executable, str(path.with_suffix(".py"))], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert ran.returncode == 1 and "blame: mean" in ran.stdout, ran.stdout + ran.stderr
+    argv = shlex.split(bad.iloc[0]["reproduce"])  # the row's command reruns its case alone
+    again = conformance(*argv[3:-2], "--out", str(tmp_path / "again"), *argv[-2:])
+    rows = pd.read_csv(tmp_path / "again" / "conformance.csv")
+    assert again.returncode == 1 and set(rows["case"]) == {bad.iloc[0]["case"]}
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (("--engine", "tensors:refimpl", "--suite", "graphs"), "a tensor engine runs the tensors"),
+        (("--suite", "tensors"), "the tensors suite checks a Tensor class"),
+        (("--engine", "tensors:refimpl", "--dtype", "bfloat16"), "numpy has no bfloat16"),
+        (("--engine", "tensors:no_such_module_here"), "cannot import 'no_such_module_here'"),
+    ],
+)
+def test_mistakes_are_one_line(conformance, tmp_path: Path, args, words: str) -> None:
+    proc = conformance("run", *args, "--out", str(tmp_path / "r"))
+    assert proc.returncode in (2, 1) and words in proc.stderr, proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed")
+def test_the_javascript_tensor_engine_passes_through_the_protocol(
+    conformance, tmp_path: Path
+) -> None:
+    proc = conformance("run", "--engine", f"tensors:command:node {JS}", "--cases", "300",
+                       "--strict", "--out", str(tmp_path / "r"))  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    frame = pd.read_csv(tmp_path / "r" / "conformance.csv")
+    assert (frame["status"] == "pass").all() and len(frame) > 1000
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed")
+def test_a_scalar_protocol_engine_is_not_taken_for_a_tensor_engine(
+    conformance, tmp_path: Path
+) -> None:
+    scalar = ROOT / "examples" / "js-engine" / "engine.js"
+    proc = conformance("run", "--engine", f"tensors:command:node {scalar}", "--out",
+                       str(tmp_path / "r"))  # fmt: skip
+    assert proc.returncode == 2 and 'needs "tensors": true' in proc.stderr, proc.stderr
