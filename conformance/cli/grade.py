@@ -48,6 +48,10 @@ def add_grade_parser(sub) -> None:
         "--layers", action="store_true",
         help="DIR holds modules of layer functions (affine_forward, ...): grade the layers suite",
     )  # fmt: skip
+    g.add_argument(
+        "--tensors", action="store_true",
+        help="DIR holds tensor engines (a Tensor class each): grade the tensors suite",
+    )  # fmt: skip
     g.add_argument("--out", default="reports/grades", metavar="DIR", help="where to write")
     g.add_argument("--suite", type=suites, default=None, metavar="S,...")
     g.add_argument(
@@ -81,7 +85,14 @@ def grade_command(args: argparse.Namespace) -> int:
             raise UsageError(f"{args.dir!r} is not a folder of engine files")
         from conformance.run.grade import engines_in, layer_engines_in
 
-        roster = layer_engines_in(folder) if args.layers else engines_in(folder, args.attr)
+        if args.layers and args.tensors:
+            raise UsageError("give --layers or --tensors, not both")
+        from conformance.run.grade import tensor_engines_in
+
+        if args.tensors:
+            roster = tensor_engines_in(folder)
+        else:
+            roster = layer_engines_in(folder) if args.layers else engines_in(folder, args.attr)
         engines = list(roster.engines) + engines
         helpers = roster.helpers
     if not engines:
@@ -97,9 +108,10 @@ def grade_command(args: argparse.Namespace) -> int:
     from conformance.core.safetext import safe_text
     from conformance.run.grade import exit_code, grade
 
-    layered = [e.startswith("layers:") for e in engines]
-    if any(layered) and not all(layered):
-        raise UsageError("grade layer engines (layers:...) and scalar engines apart")
+    kinds = {e.split(":", 1)[0] if e.startswith(("layers:", "tensors:")) else "" for e in engines}
+    if len(kinds) > 1:
+        raise UsageError("grade scalar, layer (layers:...) and tensor (tensors:...) engines apart")
+    layered = [e.startswith(("layers:", "tensors:")) for e in engines]
     try:
         given = suites_for_engine(args.suite, engines[0]) if all(layered) else args.suite
         chosen = given if all(layered) else suites_for_dtype(given, args.dtype)

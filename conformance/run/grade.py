@@ -38,6 +38,7 @@ from conformance.core.options import (
 from conformance.core.records import DIFFERENCE_KINDS, PASSED, WRONG
 from conformance.core.safetext import safe_csv_frame, safe_data, safe_text
 from conformance.core.spec import SpecError
+from conformance.core.tensor_graph import TENSOR_OPS
 from conformance.core.tensors import LAYERS
 from conformance.core.vocabulary import OPS
 from conformance.engines import EngineLoadError
@@ -241,6 +242,29 @@ def layer_engines_in(folder: Path) -> Roster:
     return Roster(tuple(engines), tuple(helpers))
 
 
+def tensor_engines_in(folder: Path) -> Roster:
+    """The tensor engines in `folder`'s `*.py` files (a class with backward(), .data and .grad,
+    a `Tensor`, or a CONFORMANCE_TENSORS table, found by reading the file), as `tensors:FILE`
+    engines (`tensors:FILE:CLASS` for a class of another name)."""
+    engines: list[str] = []
+    helpers: list[tuple[str, str]] = []
+    for path in _candidates(folder, helpers):
+        try:
+            source = path.read_bytes()
+            body = ast.parse(source).body
+            found = engine_class(source)
+            module = _binds(body, "Tensor") or _binds(body, "CONFORMANCE_TENSORS")
+        except (SyntaxError, ValueError, OSError):
+            found, module = None, True  # its load fails and says why: nobody disappears
+        if module or found == "Tensor":
+            engines.append(f"tensors:{path}")
+        elif found is not None:
+            engines.append(f"tensors:{path}:{found}")
+        else:
+            helpers.append((str(path), "no Tensor class (backward(), .data and .grad)"))
+    return Roster(tuple(engines), tuple(helpers))
+
+
 # The columns of grades.csv that hold a file's name or an engine's words (the rest are ours).
 GRADE_TEXT_COLUMNS = ("engine", "headline", "conventions", "reproducer", "report")
 
@@ -252,7 +276,11 @@ GRADES_KIND = "conformance-grades"  # grades.json: what `merge` reads to join gr
 def _slug(engine: str) -> str:
     """A folder name from the engine's file stem: ASCII letters, digits, `_` and `-` only, so that
     `grades.csv.py` cannot become `grades.csv` and a non-UTF-8 name stays writable."""
-    stem = Path(engine.rpartition(":")[0]).stem if ".py:" in engine else engine
+    for prefix in ("layers:", "tensors:"):
+        engine = engine.removeprefix(prefix)
+    if ".py:" in engine:
+        engine = engine.rpartition(":")[0]
+    stem = Path(engine).stem if engine.endswith(".py") else engine
     return re.sub(r"[^A-Za-z0-9_-]+", "_", stem)[:80].strip("_") or "engine"
 
 
@@ -277,15 +305,18 @@ def _text(value: object) -> str:
 
 
 # The subjects a grade speaks of, in reading order: the scalar ops, then the layers (a layer
-# engine's rows are about layers: affine's name is both).
+# engine's rows are about layers: affine's name is both), then a tensor engine's ops and its
+# gradient bookkeeping (`accumulation`).
+TENSOR_SUBJECTS = [*TENSOR_OPS, "accumulation"]
 ORDER = [*OPS, *(layer for layer in LAYERS if layer not in OPS)]
+ORDER += [op for op in TENSOR_SUBJECTS if op not in ORDER]
 
 
 def _ops_of(row: pd.Series) -> tuple[str, ...]:
     """The vocabulary ops (or layers) a row speaks of: its blame where the diagnosis found one,
     else the op of a one-op case or the layer of a layer case; () for a graph nobody blamed, a
     neuron, a network."""
-    blamed = tuple(op for op in _text(row["blame"]).split(",") if op in OPS)
+    blamed = tuple(op for op in _text(row["blame"]).split(",") if op in ORDER)
     if blamed:
         return blamed
     return (row["op"],) if row["op"] in ORDER else ()
@@ -328,14 +359,21 @@ def op_verdicts(frame: pd.DataFrame, unsupported: dict) -> dict[str, str]:
     conventions = {op for _, r in frame[_is_convention(frame)].iterrows() for op in _ops_of(r)}
     checked = set(frame.loc[frame["status"].isin(PASSED), "op"])
     layered = bool(len(frame)) and (frame["suite"] == "layers").all()
+    tensored = bool(len(frame)) and (frame["suite"] == "tensors").all()
     missing = (
         set(frame.loc[frame["detail"].str.startswith("missing: "), "op"]) if layered else set()
     )
+    if tensored:  # an op the probe found missing in every form
+        forms = {op: [(op, f) for f in t.forms] for op, t in TENSOR_OPS.items()}
+        missing = {op for op, fs in forms.items() if all(f in unsupported for f in fs)}
+    subjects = LAYERS if layered else TENSOR_SUBJECTS if tensored else OPS
     words = {}
-    for op in LAYERS if layered else OPS:
+    for op in subjects:
         if op in wrong:
             words[op] = "wrong"
-        elif op in missing or (not layered and all(v in unsupported for v in variants.get(op, []))):
+        elif op in missing or (
+            not (layered or tensored) and all(v in unsupported for v in variants.get(op, []))
+        ):
             words[op] = "missing"
         elif op in conventions:
             words[op] = "convention"
@@ -551,7 +589,8 @@ def grade_table(rows: list[dict]) -> pd.DataFrame:
     # What a teacher reads first: the verdict and the most important finding; then op by op.
     first = ["engine", "verdict", "headline"]
     named = {c[3:] for c in table.columns if c.startswith("op:")}
-    ops = [f"op:{op}" for op in (OPS if named <= set(OPS) else [o for o in LAYERS if o in named])]
+    subjects = OPS if named <= set(OPS) else LAYERS if named <= set(LAYERS) else TENSOR_SUBJECTS
+    ops = [f"op:{op}" for op in subjects if op in named]
     last = ["conventions", "reproducer", "report", "exit_code"]
     middle = [c for c in table.columns if c not in first + ops + last]
     return table.reindex(columns=first + ops + middle + last)

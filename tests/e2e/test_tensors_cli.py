@@ -102,3 +102,25 @@ def test_a_scalar_protocol_engine_is_not_taken_for_a_tensor_engine(
     proc = conformance("run", "--engine", f"tensors:command:node {scalar}", "--out",
                        str(tmp_path / "r"))  # fmt: skip
     assert proc.returncode == 2 and 'needs "tensors": true' in proc.stderr, proc.stderr
+
+
+def test_grade_a_class_of_tensor_engines(conformance, tmp_path: Path) -> None:
+    """Every file defining a Tensor is an engine; a word per op, the bug's op `wrong`."""
+    import shutil as sh
+
+    folder = tmp_path / "class"
+    folder.mkdir()
+    sh.copy(ROOT / "tests" / "engines" / "tensor_zoo" / "sub_sign.py", folder / "alice.py")
+    sh.copy(ROOT / "tests" / "engines" / "tensors_alt" / "einsum.py", folder / "bob.py")
+    (folder / "notes.py").write_text("TOLERANCE = 1e-6\n")
+    proc = conformance("grade", str(folder), "--tensors", "--cases", "60", "--out",
+                       str(tmp_path / "g"))  # fmt: skip
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    table = pd.read_csv(tmp_path / "g" / "grades.csv", keep_default_na=False)
+    by = {
+        Path(e.split(":", 1)[1]).stem: row for e, (_, row) in zip(table["engine"], table.iterrows())
+    }
+    assert set(by) == {"alice", "bob"}
+    assert by["alice"]["verdict"] == "FAIL" and by["alice"]["op:sub"] == "wrong"
+    assert by["alice"]["op:add"] == "correct" and by["bob"]["verdict"] == "PASS"
+    assert "notes.py" in proc.stdout  # a helper module, said so

@@ -19,6 +19,7 @@ every row that did not pass.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
@@ -236,7 +237,7 @@ def _failure_card(failure, path: str, engine: str) -> dict:
     spec = f.spec
     formula = _cut(spec.formula())
     shrunk = (
-        f"shrunk from {f.case.case_id} ({len(f.case.spec.nodes)} nodes) to {len(spec.nodes)}"
+        f"shrunk from {f.case.case_id} ({_size(f.case.spec)}) to {_size(spec)}"
         if spec != f.case.spec
         else f"case {f.case.case_id}, not shrunk"
     )
@@ -279,9 +280,20 @@ def _failure_card(failure, path: str, engine: str) -> dict:
             if svg:
                 card["svg"] = _svg(svg)
     card["replay"] = replay_command(Path(path), engine)
-    card["replay_refimpl"] = replay_command(Path(path), "refimpl")
+    tensors = f.case.kind == "tensor-graph"  # torch's numbers come from refimpl's own kind
+    card["replay_refimpl"] = replay_command(Path(path), "tensors:refimpl" if tensors else "refimpl")
     card["script"] = str(Path(path).with_suffix(".py"))
     return card
+
+
+def _size(spec) -> str:
+    """How big a failing graph is: its nodes, and a tensor graph's leaf elements."""
+    nodes = f"{len(spec.nodes)} node{'s' if len(spec.nodes) != 1 else ''}"
+    leaves = getattr(spec, "leaves", ())
+    if leaves and isinstance(leaves[0], tuple) and isinstance(leaves[0][1], tuple):
+        elements = sum(math.prod(shape) for _, shape in leaves)
+        return f"{nodes}, {elements} leaf element{'s' if elements != 1 else ''}"
+    return nodes
 
 
 def _cut(text: str, limit: int = 400) -> str:
