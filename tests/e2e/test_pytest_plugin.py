@@ -149,3 +149,14 @@ def test_a_layer_engine_is_checked_by_layer(inner) -> None:
     assert "fail grad db: db has shape" in bad.stdout and "summed over the batch" in bad.stdout
     wrong = inner("--backprop-engine", "layers:refimpl", "--backprop-suite", "graphs")
     assert wrong.returncode == 4 and "a layer engine runs the layers suite" in wrong.stderr
+
+
+def test_a_tensor_engine_is_checked_graph_by_graph(inner) -> None:
+    """`--backprop-engine tensors:...` collects the tensors suite; a failing item carries the
+    blame and the hint."""
+    ok = inner("--backprop-engine", "tensors:refimpl", "--backprop-cases", "40")
+    assert ok.returncode == 0 and _count(ok.stdout, "passed") >= 60, ok.stdout
+    buggy = ROOT / "tests" / "engines" / "tensor_zoo" / "sub_sign.py"
+    bad = inner("--backprop-engine", f"tensors:{buggy}", "--backprop-cases", "40", "-k", "sub")
+    assert bad.returncode == 1
+    assert "blame: sub" in bad.stdout and "b's gradient is −out.grad" in bad.stdout
