@@ -326,9 +326,8 @@ def write_reports(
     meta["failures"] = [str(p) for p in failure_files]
     meta["warnings"] = list(outcome.warnings)
     meta["unsupported"] = sorted(set(coverage[~coverage["supported"]]["form"]))
-    meta["unsupported_variants"] = sorted(
-        [op, pattern, param] for op, pattern, param in outcome.unsupported
-    )
+    # [op, pattern, param] of a scalar engine; [op, form] of a tensor engine.
+    meta["unsupported_variants"] = sorted(list(variant) for variant in outcome.unsupported)
     if baseline is not None:
         meta["baseline"] = baseline.to_dict()
     meta = safe_data(meta)

@@ -124,3 +124,19 @@ def test_grade_a_class_of_tensor_engines(conformance, tmp_path: Path) -> None:
     assert by["alice"]["verdict"] == "FAIL" and by["alice"]["op:sub"] == "wrong"
     assert by["alice"]["op:add"] == "correct" and by["bob"]["verdict"] == "PASS"
     assert "notes.py" in proc.stdout  # a helper module, said so
+
+
+def test_an_engine_with_few_ops_passes_with_its_missing_ops_listed(
+    conformance, tmp_path: Path
+) -> None:
+    engine = ROOT / "tests" / "engines" / "tensor_kinds.py"
+    proc = conformance("run", "--engine", f"tensors:{engine}:Few", "--cases", "40", "--out",
+                       str(tmp_path / "r"))  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    meta = json.loads((tmp_path / "r" / "run.json").read_text())
+    assert ["exp", ""] in meta["unsupported_variants"] and ["sum", "all"] not in meta[
+        "unsupported_variants"
+    ]
+    coverage = pd.read_csv(tmp_path / "r" / "coverage.csv", keep_default_na=False)
+    assert set(coverage.loc[coverage["supported"], "op"]) == {"add", "mul", "sum"}
+    assert "takes no axis" in (tmp_path / "r" / "conformance.html").read_text()
