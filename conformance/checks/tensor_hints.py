@@ -72,6 +72,9 @@ def _diagnose(graph: TensorGraph, arrays: dict, ref: TensorReference, result) ->
                 hint=f"{name} = {written(node)} has a wrong forward value: fix {node.op}'s "
                 "forward first (its gradients follow from it)",
             )  # fmt: skip
+    error = result.error or ""
+    if error and not error.startswith("backward() raised"):
+        return Diagnosis()  # a timeout, a worker that died: no numbers to read a diagnosis from
     return _backward(graph, nodes, ref, result, arrays)
 
 

@@ -331,6 +331,10 @@ class EnginePool:
                 worker.kill()
                 worker = _Worker(self.engine)
                 worker.handshake(load_timeout)
+                if is_tensor_engine(self.engine):  # graphs avoid it; its own cases show it
+                    self.broken[variant] = (
+                        f"building it took over {PROBE_TIMEOUT:g} s, or ended the engine's process"
+                    )
             elif found:
                 why, broke = found
                 if why:

@@ -79,35 +79,35 @@ class TensorEngine:
         self._calls: dict[tuple[str, str], Callable] = {}  # (op, form) -> the call that worked
         self._missing: dict[tuple[str, str], str] = {}
         self._broken: dict[tuple[str, str], str] = {}
-        self._probed = False
+        self._probed: set[tuple[str, str]] = set()
 
     # ----- the probe -----
 
     def unsupported(self, op: str, form: str) -> str | None:
         """Why the engine lacks (op, form), or None."""
-        self._probe()
+        self._probe(op, form)
         return self._missing.get((op, form))
 
     def broken(self, op: str, form: str) -> str | None:
         """What breaks when the engine builds (op, form), or None."""
-        self._probe()
+        self._probe(op, form)
         return self._broken.get((op, form))
 
-    def _probe(self) -> None:
-        if self._probed:
+    def _probe(self, op: str, form: str) -> None:
+        """Build (op, form) once on a tiny graph: one variant at a time, so an op that hangs
+        costs its own probe only."""
+        if (op, form) in self._probed:
             return
-        self._probed = True
-        for op, t in TENSOR_OPS.items():
-            for form in t.forms:
-                graph = _probe_graph(op, form)
-                try:
-                    with np.errstate(all="ignore"), warnings.catch_warnings():
-                        warnings.simplefilter("ignore")
-                        self._call(graph.nodes[0], self._leaves(graph), graph)
-                except _Missing as exc:
-                    self._missing[(op, form)] = str(exc)
-                except Exception as exc:
-                    self._broken[(op, form)] = f"{written(graph.nodes[0])} raised {_describe(exc)}"
+        self._probed.add((op, form))
+        graph = _probe_graph(op, form)
+        try:
+            with np.errstate(all="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                self._call(graph.nodes[0], self._leaves(graph), graph)
+        except _Missing as exc:
+            self._missing[(op, form)] = str(exc)
+        except Exception as exc:
+            self._broken[(op, form)] = f"{written(graph.nodes[0])} raised {_describe(exc)}"
 
     def _leaves(self, graph: TensorGraph) -> dict[str, Any]:
         arrays = graph.arrays()
