@@ -37,6 +37,8 @@ def narrow_dtype(frame: pd.DataFrame) -> tuple[str, float] | None:
     ]
     if len(numbers) < MIN_NUMBERS:
         return None
+    if sum(float(a).is_integer() for a in numbers) >= MIN_SHARE * len(numbers):
+        return None  # whole numbers (data cast to int): no narrower float, another bug
     for dtype in _NARROWEST_FIRST:
         share = sum(rounded(a, dtype) == a for a in numbers) / len(numbers)
         if share >= MIN_SHARE:

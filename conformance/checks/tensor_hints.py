@@ -59,6 +59,16 @@ def _diagnose(graph: TensorGraph, arrays: dict, ref: TensorReference, result) ->
     if changed:
         return _in_place(graph, nodes, changed)
     values = extra.get("values") or {}
+    for name, _ in graph.leaves:
+        got = values.get(name)
+        given = np.asarray(arrays[name], dtype=np.float64)
+        if isinstance(got, np.ndarray) and not _close(got, given, 0.0):
+            whole = got.shape == given.shape and np.all(got == np.round(got))
+            return Diagnosis(
+                blame="Tensor", first_wrong=name,
+                hint=f"Tensor(array) does not keep the numbers it is given ({name}'s)"
+                + (": they became whole numbers; is the data cast to int?" if whole else ""),
+            )  # fmt: skip
     for name, node in nodes.items():
         got = values.get(name)
         if got is None:
@@ -522,12 +532,11 @@ def _convention(node: TNode, k: int, xs: list, g, share, graph) -> tuple[str, st
     tied maxima, relu at exactly 0."""
     x = xs[k]
     if node.op == "max":
-        ties = _tie_candidates(node, x, g)
-        for words, candidate in ties:
-            if candidate is not None and _matches(share, candidate):
-                return (f"max sends the gradient to {words}; torch.max(x, dim) sends it to one "
-                        "maximum: a convention where maxima tie",
-                        "tied maxima: a convention (torch.max(x, dim) picks one)")  # fmt: skip
+        words = _among_ties(node, x, g, share)
+        if words:
+            return (f"max sends the gradient to {words}; torch.max(x, dim) sends it to one "
+                    "maximum: a convention where maxima tie",
+                    "tied maxima: a convention (torch.max(x, dim) picks one)")  # fmt: skip
     if node.op == "relu" and np.any(x == 0):
         right = node_vjp(node, xs, g, graph)[k]
         off = ~np.isclose(share, right, rtol=1e-9, atol=0)
@@ -537,20 +546,36 @@ def _convention(node: TNode, k: int, xs: list, g, share, graph) -> tuple[str, st
     return None
 
 
-def _tie_candidates(node: TNode, x: np.ndarray, g) -> list:
+def _among_ties(node: TNode, x: np.ndarray, g, share) -> str:
+    """How the engine's share of a max over tied maxima spreads out.grad: to every tied maximum,
+    evenly among them, or all to another one of them than torch's; "" when it does something
+    else (or nothing ties)."""
     axis = node.get("axis")
-    top = np.max(x, axis=axis, keepdims=True)
-    winners = (x == top).astype(np.float64)
+    winners = x == np.max(x, axis=axis, keepdims=True)
     count = winners.sum(axis=axis, keepdims=True)
-    if np.all(count == 1):
-        return []
     spread = _spread(g, node, x.shape)
-    if spread is None:
-        return []
-    return [
-        ("every tied maximum", spread * winners),
-        ("the tied maxima evenly", spread * winners / count),
-    ]
+    if np.all(count == 1) or spread is None or not isinstance(share, np.ndarray):
+        return ""
+    if share.shape != x.shape:
+        return ""
+    every = spread * winners
+    if _matches(share, every):
+        return "every tied maximum"
+    if _matches(share, every / count):
+        return "the tied maxima evenly"
+    # All of it to one maximum in each slot, not torch's first: zero off the maxima, one
+    # non-zero element per slot, carrying out.grad.
+    off = np.where(winners, 0.0, share)
+    if np.any(off != 0):
+        return ""
+    total = np.sum(share, axis=axis, keepdims=True)
+    nonzero = np.sum(share != 0, axis=axis, keepdims=True)
+    slot_g = np.sum(every, axis=axis, keepdims=True) / count
+    if np.all(nonzero <= 1) and _matches(
+        np.broadcast_to(total, slot_g.shape).astype(float), slot_g
+    ):
+        return "one tied maximum, another than torch's"
+    return ""
 
 
 def _ratio_hint(got: np.ndarray, want: np.ndarray, v: str, nodes: dict, where: list) -> str:

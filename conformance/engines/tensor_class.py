@@ -294,7 +294,7 @@ class TensorEngine:
                             f"raised {_describe(exc)}")  # fmt: skip
         loss_value = _array(getattr(loss, "data", None))
         try:
-            loss.backward()
+            _backward(loss)
         except Exception as exc:
             result = _partial(graph, made, values, error=f"backward() raised {_describe(exc)}")
             return TensorResult(out=loss_value, grads=result.grads, extra=result.extra,
@@ -303,6 +303,17 @@ class TensorEngine:
         grads = {n: _array(getattr(t, "grad", None)) for n, t in made.items()}
         return TensorResult(out=loss_value, grads=grads, extra={"values": values,
                                                                 "changed": changed})  # fmt: skip
+
+
+def _backward(loss: Any) -> None:
+    """loss.backward(); for an engine whose backward takes the gradient of the loss (one, as an
+    array of the loss's shape), backward(ones)."""
+    try:
+        loss.backward()
+    except TypeError as exc:
+        if not _at_the_call(exc):
+            raise
+        loss.backward(np.ones_like(np.asarray(loss.data, dtype=np.float64)))
 
 
 def _partial(

@@ -103,3 +103,40 @@ def function_engine(spec: dict) -> dict:
 
 
 function_engine.ops = ["add", "mul", "sum", "matmul", "tanh", "exp"]
+
+
+class LastTie(_Reference):
+    """refimpl's Tensor whose max sends the gradient to the last of tied maxima."""
+
+    def max(self, axis=None, keepdims=False):  # type: ignore[override]
+        flipped = np.flip(self.data, axis=axis)
+        out = type(self)(self.data.max(axis=axis, keepdims=keepdims), (self,), "max")
+
+        def _backward() -> None:
+            grad = np.zeros_like(self.data)
+            if axis is None:
+                flat = self.data.reshape(-1)
+                grad.flat[flat.size - 1 - np.argmax(flat[::-1])] = out.grad.item()
+            else:
+                last = self.data.shape[axis] - 1 - np.argmax(flipped, axis=axis)
+                g = out.grad if keepdims else np.expand_dims(out.grad, axis)
+                np.put_along_axis(grad, np.expand_dims(last, axis), g, axis=axis)
+            self.grad += grad
+
+        out._backward = _backward
+        return out
+
+
+class NeedsGrad(_Reference):
+    """refimpl's Tensor whose backward takes the loss's gradient, as some engines' do."""
+
+    def backward(self, grad) -> None:  # type: ignore[override]
+        assert np.all(np.asarray(grad) == 1)
+        super().backward()
+
+
+class Whole(_Reference):
+    """A Tensor that casts its data to int: every number it is given is cut to a whole one."""
+
+    def __init__(self, data, _prev=(), _op="") -> None:
+        super().__init__(np.asarray(data).astype(int), _prev, _op)

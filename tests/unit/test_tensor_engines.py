@@ -105,3 +105,27 @@ def test_an_answer_that_does_not_fit_is_an_error_not_a_crash() -> None:
     assert "numbers, or nan" in read_tensor_answer(bad, graph).error
     ok = read_tensor_answer({"value": 1.0, "grads": {"a": np.ones((2, 3))}}, graph)
     assert ok.error is None and ok.grads["a"].shape == (2, 3)
+
+
+def test_another_tied_maximum_is_a_convention_not_wrong_math() -> None:
+    engine = _engine(kinds.LastTie)
+    case = next(c for c in fixed_tensor_cases() if c.op == "max" and c.spec.values)
+    rows = check_tensor_graph(case, engine.name, engine.run(case.spec), None)
+    shown = [r for r in rows if r.status != "pass"]
+    assert [(r.status, r.kind) for r in shown] == [("differs", "ieee")]
+    assert "another than torch's" in shown[0].hint
+
+
+def test_a_backward_that_takes_the_losss_gradient_is_given_ones() -> None:
+    engine = _engine(kinds.NeedsGrad)
+    for case in tensor_cases(3, 30):
+        rows = check_tensor_graph(case, engine.name, engine.run(case.spec), None)
+        assert all(r.status == "pass" for r in rows), [r.detail for r in rows]
+
+
+def test_data_cast_to_int_is_named_at_the_leaf() -> None:
+    engine = _engine(kinds.Whole)
+    case = fixed_tensor_cases()[0]
+    rows = check_tensor_graph(case, engine.name, engine.run(case.spec), None)
+    bad = [r for r in rows if r.status == "fail"]
+    assert bad and all(r.blame == "Tensor" and "cast to int" in r.hint for r in bad)
