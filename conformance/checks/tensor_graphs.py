@@ -79,7 +79,10 @@ def compare_tensor(case: Case, engine: str, check: str, name: str, got, want: np
         return Record.for_case(case, engine, status=status, check=check, node=name, **fields)
 
     if got is None:
-        return row(Status.ERROR, detail=f"no {what} (is .grad set, and .data an array?)")
+        detail = (f"{name}.grad is None after backward(): the engine never set it (does it keep "
+                  "gradients only for some tensors, or under another name?)" if check == "grad"
+                  else f"no {what}: .data is None")  # fmt: skip
+        return row(Status.ERROR, detail=detail)
     if not isinstance(got, np.ndarray) or got.dtype != np.float64:
         return row(Status.ERROR, detail=f"{what} is {type(got).__name__}, not an array of numbers")
     if got.shape != want.shape and not (got.size == want.size == 1 and name == "loss"):

@@ -85,6 +85,21 @@ def _diagnose(graph: TensorGraph, arrays: dict, ref: TensorReference, result) ->
     error = result.error or ""
     if error and not error.startswith("backward() raised"):
         return Diagnosis()  # a timeout, a worker that died: no numbers to read a diagnosis from
+    shared = extra.get("shared") or []
+    if shared:
+        a, b = shared[0]
+        return Diagnosis(
+            blame="accumulation", first_wrong=b,
+            hint=f"{a}.grad and {b}.grad are one array: a backward stored the gradient it was "
+            "handed (self.grad = out.grad) instead of adding a copy, so adding to one adds to "
+            "the other; write self.grad = self.grad + g (or g.copy())",
+        )  # fmt: skip
+    if "read-only" in error:
+        return Diagnosis(
+            blame="accumulation",
+            hint="a .grad is a read-only view (np.broadcast_to gives one), so += into it "
+            "raised: store a copy (np.broadcast_to(g, shape).copy(), or self.grad + g)",
+        )  # fmt: skip
     return _backward(graph, nodes, ref, result, arrays)
 
 

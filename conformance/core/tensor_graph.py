@@ -30,6 +30,10 @@ __all__ = [
 ]
 
 TENSOR_PREFIX = "tensors:"  # an engine named tensors:FILE_OR_MODULE is a Tensor class
+# The largest tensor a graph may make, and the most multiply-adds a matmul may take: a graph
+# written by hand (a reproducer file) must not take the machine's memory or an hour.
+MAX_TENSOR_ELEMENTS = 2**22
+MAX_MATMUL_WORK = 2**28
 
 
 def is_tensor_engine(name: str) -> bool:
@@ -134,9 +138,10 @@ class TensorGraph:
             if (
                 not name.isidentifier()
                 or name in seen
+                or name == "weight"
                 or (name.startswith("n") and name[1:].isdigit())
             ):
-                raise ValueError(f"leaf name {name!r}: a new identifier, not n1, n2, ...")
+                raise ValueError(f"leaf name {name!r}: a new identifier, not n1, n2, ... or weight")
             if len(shape) > 4 or any(not isinstance(n, int) or n < 1 for n in shape):
                 raise ValueError(f"leaf {name}'s shape {list(shape)}: up to 4 sizes, each >= 1")
             seen.add(name)
@@ -160,6 +165,17 @@ class TensorGraph:
         if unknown:
             raise ValueError(f"positive names {unknown}, not leaves")
         shapes = self.shapes()  # raises for shapes that do not fit
+        for name, shape in shapes.items():
+            if math.prod(shape) > MAX_TENSOR_ELEMENTS:
+                raise ValueError(
+                    f"{name} would have {math.prod(shape):,} elements: at most "
+                    f"{MAX_TENSOR_ELEMENTS:,} in a tensor graph"
+                )
+        for name, node in zip(self.names, self.nodes):
+            if node.op == "matmul":
+                (m, k), (_, n) = shapes[node.args[0]], shapes[node.args[1]]
+                if m * k * n > MAX_MATMUL_WORK:
+                    raise ValueError(f"{name}: a matmul of {m}×{k} by {k}×{n} is too big here")
         for name, values in self.values:
             want = shapes[self.names[-1]] if name == "weight" else dict(self.leaves).get(name)
             if want is None or len(values) != math.prod(want):
@@ -244,13 +260,11 @@ class TensorGraph:
                     raise ValueError(f"{op} has no setting {', '.join(sorted(unknown))}")
                 nodes.append(TNode(op, tuple(str(a) for a in n["args"]), settings))
             graph = cls(
-                leaves=tuple((str(k), tuple(int(s) for s in v)) for k, v in d["leaves"].items()),
+                leaves=tuple((str(k), _sizes(k, v)) for k, v in d["leaves"].items()),
                 nodes=tuple(nodes),
-                seed=int(d.get("seed", 0)),
+                seed=_whole("seed", d.get("seed", 0)),
                 positive=tuple(str(p) for p in d.get("positive", ())),
-                values=tuple(
-                    (str(k), tuple(float(x) for x in v)) for k, v in d.get("values", {}).items()
-                ),
+                values=tuple((str(k), _numbers(k, v)) for k, v in d.get("values", {}).items()),
                 dtype=str(d.get("dtype", "float64")),
             )
         except (KeyError, TypeError, AttributeError) as exc:
@@ -278,6 +292,26 @@ def written(node: TNode) -> str:
         return f"{x}.cross_entropy(labels={list(node.get('labels'))})"
     inner = ", ".join(f"{k}={_plain(v)}" for k, v in shown.items())
     return f"{x}.{node.op}({inner})"
+
+
+def _whole(what: str, v: Any) -> int:
+    if not isinstance(v, int) or isinstance(v, bool):
+        raise ValueError(f"{what} must be a whole number, not {v!r:.40}")
+    return v
+
+
+def _sizes(leaf: str, v: Any) -> tuple[int, ...]:
+    if not isinstance(v, list | tuple):
+        raise ValueError(f"leaf {leaf}'s shape must be a list of sizes")
+    return tuple(_whole(f"leaf {leaf}'s sizes", n) for n in v)
+
+
+def _numbers(name: str, v: Any) -> tuple[float, ...]:
+    if not isinstance(v, list | tuple) or not all(
+        isinstance(x, int | float) and not isinstance(x, bool) for x in v
+    ):
+        raise ValueError(f"the values of {name} must be a list of numbers")
+    return tuple(float(x) for x in v)
 
 
 def _plain(v: Any) -> Any:

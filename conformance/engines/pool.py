@@ -27,7 +27,12 @@ from typing import TYPE_CHECKING, Any
 from conformance.cases.generate import op_variants
 from conformance.core.options import DEFAULT_TIMEOUT, worker_memory_limit_mb
 from conformance.core.spec import GraphSpec
-from conformance.core.tensor_graph import TensorGraph, is_tensor_engine, tensor_variants
+from conformance.core.tensor_graph import (
+    TENSOR_PREFIX,
+    TensorGraph,
+    is_tensor_engine,
+    tensor_variants,
+)
 from conformance.core.tensors import LayerSpec, TensorResult, is_layer_engine
 from conformance.engines import (
     COMMAND_PREFIX,
@@ -48,7 +53,9 @@ CLOSE_WAIT = 10.0  # seconds `close` waits for the serving thread (a replacement
 
 
 def _serve(conn, engine_name: str, parent: int | None = None) -> None:  # in the worker process
-    command = engine_name.startswith(COMMAND_PREFIX)
+    # A process in any language (a tensor one too): its process group is ours to stop, and its
+    # memory is not ours to size.
+    command = engine_name.startswith((COMMAND_PREFIX, TENSOR_PREFIX + COMMAND_PREFIX))
     if command:
         # This worker only waits on pipes, so a handler runs: it takes the engine's whole
         # process group with it (a wrapper script's children are out of reach of their own

@@ -103,11 +103,23 @@ class TensorEngine:
         try:
             with np.errstate(all="ignore"), warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                self._call(graph.nodes[0], self._leaves(graph), graph)
+                out = self._call(graph.nodes[0], self._leaves(graph), graph)
         except _Missing as exc:
             self._missing[(op, form)] = str(exc)
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:
             self._broken[(op, form)] = f"{written(graph.nodes[0])} raised {_describe(exc)}"
+        else:
+            if not self._is_tensor(out):
+                self._broken[(op, form)] = (
+                    f"{written(graph.nodes[0])} gave {type(out).__name__}, not a tensor"
+                )
+
+    def _is_tensor(self, out: Any) -> bool:
+        """Whether an op's result is one of the engine's tensors (a numpy array is not, though
+        it has `.data`)."""
+        if isinstance(out, self.cls):
+            return True
+        return not isinstance(out, np.ndarray) and hasattr(out, "data") and hasattr(out, "grad")
 
     def _leaves(self, graph: TensorGraph) -> dict[str, Any]:
         arrays = graph.arrays()
@@ -275,10 +287,10 @@ class TensorEngine:
                 out = self._call(node, made, graph)
             except _Missing as exc:
                 return TensorResult(skip=f"missing: {exc}")
-            except Exception as exc:
+            except (Exception, SystemExit) as exc:  # sys.exit() in an op is the op's error
                 return _partial(graph, made, values, error=f"{name} = {written(node)} raised "
                                 f"{_describe(exc)}", failed=name)  # fmt: skip
-            if not hasattr(out, "data"):
+            if not self._is_tensor(out):
                 return _partial(graph, made, values, error=f"{name} = {written(node)} gave "
                                 f"{type(out).__name__}, not a tensor", failed=name)  # fmt: skip
             made[name] = out
@@ -295,14 +307,14 @@ class TensorEngine:
         loss_value = _array(getattr(loss, "data", None))
         try:
             _backward(loss)
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:
             result = _partial(graph, made, values, error=f"backward() raised {_describe(exc)}")
             return TensorResult(out=loss_value, grads=result.grads, extra=result.extra,
                                 error=result.error)  # fmt: skip
         _note_changes(made, values, changed, "backward")
+        extra = {"values": values, "changed": changed, "shared": _shared_grads(made)}
         grads = {n: _array(getattr(t, "grad", None)) for n, t in made.items()}
-        return TensorResult(out=loss_value, grads=grads, extra={"values": values,
-                                                                "changed": changed})  # fmt: skip
+        return TensorResult(out=loss_value, grads=grads, extra=extra)
 
 
 def _backward(loss: Any) -> None:
@@ -322,7 +334,24 @@ def _partial(
     """What the engine had when it raised: values so far, gradients so far (a backward that
     stopped half way), and which node failed."""
     grads = {n: _array(getattr(t, "grad", None)) for n, t in made.items()}
-    return TensorResult(error=error, grads=grads, extra={"values": values, "failed": failed})
+    extra = {"values": values, "failed": failed, "shared": _shared_grads(made)}
+    return TensorResult(error=error, grads=grads, extra=extra)
+
+
+def _shared_grads(made: dict) -> list[tuple[str, str]]:
+    """Pairs of tensors whose `.grad` is one array (or views of one): a backward that stored the
+    incoming gradient itself, so that adding to one adds to the other."""
+    pairs = []
+    names = list(made)
+    for i, a in enumerate(names):
+        ga = getattr(made[a], "grad", None)
+        if not isinstance(ga, np.ndarray) or not ga.size:
+            continue
+        for b in names[i + 1 :]:
+            gb = getattr(made[b], "grad", None)
+            if isinstance(gb, np.ndarray) and gb.size and np.may_share_memory(ga, gb):
+                pairs.append((a, b))
+    return pairs
 
 
 def _note_changes(made: dict, values: dict, changed: dict, during: str) -> None:
@@ -452,7 +481,10 @@ def load_tensor_engine(name: str) -> TensorEngine:
         path, sep, attr = target.rpartition(":")
         if not sep or not attr.isidentifier():
             path, attr = target, ""
-        module = _module(path, Path.cwd())
+        if path == "refimpl":
+            module = importlib.import_module("refimpl.tensor")
+        else:
+            module = _module(path, Path.cwd())
     attached = getattr(module, TABLE_ATTR, None)
     if attached is not None and not isinstance(attached, dict):
         raise EngineLoadError(f"{TABLE_ATTR} must be a dict (see the README)")

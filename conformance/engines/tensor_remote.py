@@ -52,11 +52,15 @@ def read_tensor_answer(reply: Any, graph: TensorGraph) -> TensorResult:
     if "error" in reply:
         return TensorResult(error=f"the engine answered with an error: {str(reply['error'])[:300]}")
     try:
+        if reply.get("value") is None:
+            raise ValueError("it has no value (the loss)")
         value = _array(reply.get("value"), "value")
         grads_in = reply.get("grads")
         if not isinstance(grads_in, dict):
             raise ValueError("grads must map each leaf's name to its gradient")
         known = {n for n, _ in graph.leaves} | set(graph.names)
+        if any(v is None for v in grads_in.values()):
+            raise ValueError("a gradient is null: give every leaf's, as numbers")
         grads = {
             str(k): _array(v, f"the gradient of {k}") for k, v in grads_in.items() if k in known
         }

@@ -424,6 +424,8 @@ def _verdict(frame: pd.DataFrame, interrupted: bool) -> tuple[int, str]:
     if bad:
         gating = len(kinds) - differs
         what = "wrong math" if bad > gating else "torch's conventions, under --strict"
+        if not counts.get("fail", 0) and not counts.get("xpass", 0) and not gating:
+            what = "errors: the engine raised, hung or gave no numbers"
         tail = f"; {differs} differences from torch's conventions, not gating: {listed}"
         strict = f" ({gating} of them conventions, gating under --strict: {listed})"
         return EXIT_FAILED, (

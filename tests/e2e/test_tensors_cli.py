@@ -140,3 +140,36 @@ def test_an_engine_with_few_ops_passes_with_its_missing_ops_listed(
     coverage = pd.read_csv(tmp_path / "r" / "coverage.csv", keep_default_na=False)
     assert set(coverage.loc[coverage["supported"], "op"]) == {"add", "mul", "sum"}
     assert "takes no axis" in (tmp_path / "r" / "conformance.html").read_text()
+
+
+def test_a_tensor_process_engines_children_do_not_outlive_the_run(
+    conformance_process, tmp_path: Path
+) -> None:
+    """A tensor engine in another language is stopped with its whole process group, as a scalar
+    one is (a wrapper script's children too)."""
+    from conformance.cases.tensor_graphs import fixed_tensor_cases
+
+    pids = tmp_path / "pids"
+    script = ROOT / "tests" / "engines" / "protocol" / "pid_then_hangs.py"
+    engine = f"tensors:command:sh -c '{sys.executable} {script} {pids} tensors; true'"
+    case = fixed_tensor_cases()[0].case_id  # an add: in the handshake's ops
+    proc = conformance_process("run", "--engine", engine, "--case", case, "--timeout", "1",
+                               "--out", str(tmp_path / "out"))  # fmt: skip
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    started = [int(p) for p in pids.read_text().split()]
+    assert started
+    from tests.e2e.test_bounds import _gone  # zombies count as gone: their reaper is init
+
+    assert [p for p in started if not _gone(p)] == []
+
+
+def test_a_hand_written_graph_too_big_for_the_machine_is_refused(
+    conformance, tmp_path: Path
+) -> None:
+    path = tmp_path / "big.json"
+    spec = {"tensor_graph": 1, "leaves": {"a": [20000, 1], "b": [1, 20000]},
+            "nodes": [{"op": "add", "args": ["a", "b"]}]}  # fmt: skip
+    path.write_text(json.dumps({"kind": "conformance-failure", "case_kind": "tensor-graph",
+                                "spec": spec}))  # fmt: skip
+    proc = conformance("replay", str(path), "--engine", "tensors:refimpl")
+    assert proc.returncode == 2 and "400,000,000 elements" in proc.stderr, proc.stderr

@@ -129,3 +129,50 @@ def test_data_cast_to_int_is_named_at_the_leaf() -> None:
     rows = check_tensor_graph(case, engine.name, engine.run(case.spec), None)
     bad = [r for r in rows if r.status == "fail"]
     assert bad and all(r.blame == "Tensor" and "cast to int" in r.hint for r in bad)
+
+
+def test_an_op_giving_a_numpy_array_or_exiting_is_that_ops_error() -> None:
+    class Exits(kinds.Dims):
+        def tanh(self):
+            raise SystemExit(3)
+
+    class Plain(kinds.Dims):
+        def exp(self):
+            return np.exp(self.data)
+
+    for cls, op, words in ((Exits, "tanh", "raised SystemExit: 3"), (Plain, "exp", "gave ndarray")):
+        module = types.ModuleType("m")
+        module.Tensor = cls  # type: ignore[attr-defined]
+        engine = TensorEngine(module, {}, "tensors:m")
+        assert words in engine.broken(op, "") and engine.unsupported(op, "") is None
+        case = next(c for c in fixed_tensor_cases() if c.op == op)
+        rows = check_tensor_graph(case, engine.name, engine.run(case.spec), None)
+        assert rows[0].status == "error" and words in rows[0].detail and rows[0].blame == op
+
+
+def test_gradients_that_are_one_array_are_named() -> None:
+    class Aliased(kinds.Dims):
+        def __add__(self, other):
+            out = super().__add__(other)
+
+            def _backward() -> None:  # the student's shortcut: hand the array itself on
+                self.grad = out.grad
+                other.grad = out.grad
+
+            out._backward = _backward
+            return out
+
+    module = types.ModuleType("m")
+    module.Tensor = Aliased  # type: ignore[attr-defined]
+    engine = TensorEngine(module, {}, "tensors:m")
+    hints = set()
+    for case in tensor_cases(0, 200):
+        rows = check_tensor_graph(case, engine.name, engine.run(case.spec), None)
+        hints |= {r.hint for r in rows if r.status in ("fail", "error")}
+    assert any("are one array" in h for h in hints), hints
+
+
+def test_an_answer_without_a_loss_or_with_a_null_gradient_is_an_error() -> None:
+    graph = fixed_tensor_cases()[0].spec
+    assert "no value" in read_tensor_answer({"grads": {"a": [1.0]}}, graph).error
+    assert "null" in read_tensor_answer({"value": 1.0, "grads": {"a": None}}, graph).error

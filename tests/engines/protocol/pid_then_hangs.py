@@ -1,5 +1,6 @@
 """A protocol engine that appends its pid to the file named by argv[1], shakes hands, and then
-never answers. Started through `sh -c "...; true"`, it is the shell's child, not the worker's."""
+never answers. Started through `sh -c "...; true"`, it is the shell's child, not the worker's.
+With argv[2] "tensors", it shakes hands as a tensor engine."""
 
 import json
 import os
@@ -8,5 +9,8 @@ import time
 
 with open(sys.argv[1], "a") as f:
     f.write(f"{os.getpid()}\n")
-print(json.dumps({"protocol": "backprop-conformance", "version": 1, "ops": ["add"]}), flush=True)
+hello = {"protocol": "backprop-conformance", "version": 1, "ops": ["add"]}
+if sys.argv[2:] == ["tensors"]:
+    hello["tensors"] = True
+print(json.dumps(hello), flush=True)
 time.sleep(3600)
