@@ -5,6 +5,7 @@ blamed on its op with its hint."""
 from __future__ import annotations
 
 import importlib
+from functools import lru_cache
 
 import pytest
 
@@ -39,6 +40,12 @@ HINTS = {
 }
 
 
+@lru_cache(maxsize=16)
+def _cases(seed: int, count: int) -> tuple:
+    """The suite's cases, built once a process: every bug's test reads the same seeds."""
+    return tuple(tensor_cases(seed, count))
+
+
 def _engine(module: str) -> TensorEngine:
     mod = importlib.import_module(module)
     return TensorEngine(mod, dict(getattr(mod, "CONFORMANCE_TENSORS", {})), f"tensors:{module}")
@@ -70,7 +77,7 @@ def test_refimpl_passes_strict() -> None:
 def test_correct_engines_written_differently_have_no_fail_row(module: str, seed: int) -> None:
     """einsum, explicit loops, another summation order, torch's names through a table."""
     engine = _engine(ALT + module)
-    rows = _rows(engine, tensor_cases(seed, 150))
+    rows = _rows(engine, _cases(seed, 150))
     bad = [(r.case, r.node, r.detail) for r in rows if r.status != "pass"]
     assert not bad, bad[:5]
 
@@ -88,7 +95,7 @@ def test_each_tensor_bug_is_caught_on_ten_seeds_with_its_hint(bug: str) -> None:
         assert [r for r in strictly(rows) if r.status == "fail"]
         return
     for seed in range(10):
-        cases = [c for c in tensor_cases(seed, 150) if _uses(c, op)]
+        cases = [c for c in _cases(seed, 150) if _uses(c, op)]
         rows = _rows(engine, cases)
         bad = [r for r in rows if r.status in ("fail", "error")]
         caught = [r for r in bad if r.blame == op]
