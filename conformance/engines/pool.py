@@ -328,8 +328,9 @@ class EnginePool:
 
     def _probe_all(self, worker: _Worker, load_timeout: float) -> _Worker:
         """Ask the worker which op variants the engine lacks, one at a time. A probe that kills
-        or hangs the worker counts as supported (its cases will show what happens), and a fresh
-        worker takes over."""
+        or hangs the worker counts as supported for a scalar engine (its cases will show what
+        happens) and as broken for a tensor engine (one probe covers one op form there, and
+        graphs then avoid it); a fresh worker takes over."""
         self.unsupported, self.broken = {}, {}
         variants = tensor_variants() if is_tensor_engine(self.engine) else op_variants()
         for variant in variants:
