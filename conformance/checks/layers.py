@@ -8,6 +8,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from conformance.checks.elements import shape_text, units_text, worst_element
 from conformance.core.case import Case, EngineCall
 from conformance.core.dtypes import EPSILON, MAX_FINITE, ulps
 from conformance.core.numfmt import g as fmt
@@ -113,20 +114,10 @@ def _compare(case, engine, check, name, got, expected, tol, spec: LayerSpec) -> 
     if got.shape != expected.shape:
         detail, hint = _shape_message(spec, name, got.shape, expected.shape)
         return _row(case, engine, check, name, Status.FAIL, detail=detail, hint=hint)
-    diff = np.abs(got - expected)
-    bad_number = ~np.isfinite(got) & np.isfinite(expected)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        units = np.where(tol > 0, diff / tol, np.where(diff > 0, np.inf, 0.0))
-    units = np.where(bad_number | np.isnan(units), np.inf, units)
-    failing = int((units > 1).sum())
-    worst = np.unravel_index(int(np.argmax(units)), units.shape) if units.size else ()
-    e = float(expected[worst]) if units.size else math.nan
-    a = float(got[worst]) if units.size else math.nan
-    t = float(tol[worst]) if units.size else 0.0
-    abs_err = abs(a - e) if math.isfinite(a) else math.inf
-    rel = abs_err / abs(e) if e else (0.0 if abs_err == 0 else math.inf)
+    w = worst_element(got, expected, tol)
+    failing, worst, e, a, t, u = w.failing, w.index, w.expected, w.actual, w.tolerance, w.units
+    abs_err, rel = w.abs_err, w.rel_err
     where = f"[{', '.join(str(int(i)) for i in worst)}]" if worst else "its one element"
-    u = float(units[worst]) if units.size else 0.0
     ga, ge = pair(a, e)
     off = f"{_units(u)} tolerances off" if t > 0 else "exact: no rounding can move it"
     detail = (
@@ -144,12 +135,8 @@ def _compare(case, engine, check, name, got, expected, tol, spec: LayerSpec) -> 
     )  # fmt: skip
 
 
-def _units(u: float) -> str:
-    return "inf" if not math.isfinite(u) else fmt(u)
-
-
-def _shape(shape: tuple) -> str:
-    return "(" + ", ".join(str(n) for n in shape) + ("," if len(shape) == 1 else "") + ")"
+_units = units_text
+_shape = shape_text
 
 
 def _tensor_name(name: str) -> str:

@@ -10,10 +10,10 @@ from dataclasses import replace
 
 import numpy as np
 
+from conformance.checks.elements import shape_text, units_text, worst_element
 from conformance.checks.tensor_hints import Diagnosis, diagnose_tensors
 from conformance.core.case import Case, EngineCall
 from conformance.core.dtypes import ulps
-from conformance.core.numfmt import g as fmt
 from conformance.core.numfmt import pair
 from conformance.core.records import Record, Status
 from conformance.core.tensor_graph import TensorGraph, written
@@ -91,21 +91,10 @@ def compare_tensor(case: Case, engine: str, check: str, name: str, got, want: np
             detail=f"{what} has shape {_shape(got.shape)}, but {name} has shape "
             f"{_shape(want.shape)}",
         )
-    got = got.reshape(want.shape)
-    diff = np.abs(got - want)
-    bad_number = ~np.isfinite(got) & np.isfinite(want)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        units = np.where(tol > 0, diff / tol, np.where(diff > 0, np.inf, 0.0))
-    units = np.where(bad_number | np.isnan(units), np.inf, units)
-    failing = int((units > 1).sum())
-    worst = np.unravel_index(int(np.argmax(units)), units.shape) if units.size else ()
-    e = float(want[worst]) if units.size else math.nan
-    a = float(got[worst]) if units.size else math.nan
-    t = float(np.broadcast_to(tol, want.shape)[worst]) if units.size else 0.0
-    abs_err = abs(a - e) if math.isfinite(a) else math.inf
-    rel = abs_err / abs(e) if e else (0.0 if abs_err == 0 else math.inf)
+    w = worst_element(got.reshape(want.shape), want, tol)
+    failing, worst, e, a, t, u = w.failing, w.index, w.expected, w.actual, w.tolerance, w.units
+    abs_err, rel = w.abs_err, w.rel_err
     where = f" at [{', '.join(str(int(i)) for i in worst)}]" if len(worst) else ""
-    u = float(units[worst]) if units.size else 0.0
     ga, ge = pair(a, e)
     off = f"{_units(u)} tolerances off" if t > 0 else "exact: no rounding can move it"
     if failing:
@@ -125,9 +114,5 @@ def compare_tensor(case: Case, engine: str, check: str, name: str, got, want: np
     )  # fmt: skip
 
 
-def _units(u: float) -> str:
-    return "inf" if not math.isfinite(u) else fmt(u)
-
-
-def _shape(shape: tuple) -> str:
-    return "(" + ", ".join(str(n) for n in shape) + ("," if len(shape) == 1 else "") + ")"
+_units = units_text
+_shape = shape_text
