@@ -70,7 +70,7 @@ def all_cores() -> int:
 
 
 # `run --jobs`: a checker process per core. On the 2-core machine measured (README, Benchmarks)
-# two beat one by 1.51-1.56x on 20,000 cases; a run too small to share stays in one process.
+# two beat one by 1.51-1.74x on 20,000 cases; a run too small to share stays in one process.
 DEFAULT_RUN_JOBS = all_cores()
 # Upper bounds of the options, each a one-line usage error beyond. A day is longer than any run
 # should take, and past ~1e9 s the waits overflow (`inf` hung the run).
