@@ -21,7 +21,12 @@ import numpy as np
 
 from conformance.core.numfmt import g as fmt
 from conformance.core.tensor_graph import TensorGraph, TNode, written
-from conformance.oracles.tensor_graphs import UNIT_ROUNDOFF, TensorReference, node_vjp
+from conformance.oracles.tensor_graphs import (
+    UNIT_ROUNDOFF,
+    TensorReference,
+    node_vjp,
+    unbroadcast,
+)
 
 __all__ = ["Diagnosis", "diagnose_tensors"]
 
@@ -387,15 +392,11 @@ def _shape_hint(graph, node: TNode, c: str, k: int, v: str, got_shape, ref) -> s
 
 
 def _unbroadcast(a: np.ndarray, shape: tuple) -> np.ndarray | None:
+    """`a` summed back to `shape` (the oracle's sum), or None where it does not fit."""
     try:
-        a = np.broadcast_to(a, np.broadcast_shapes(a.shape, shape))
+        a = unbroadcast(a, shape)
     except ValueError:
         return None
-    while a.ndim > len(shape):
-        a = a.sum(axis=0)
-    for i, n in enumerate(shape):
-        if n == 1 and a.shape[i] != 1:
-            a = a.sum(axis=i, keepdims=True)
     return a if a.shape == tuple(shape) else None
 
 

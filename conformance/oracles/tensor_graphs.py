@@ -27,7 +27,14 @@ import torch
 
 from conformance.core.tensor_graph import TensorGraph, TNode
 
-__all__ = ["SAFETY", "TensorReference", "node_vjp", "tensor_reference", "torch_forward"]
+__all__ = [
+    "SAFETY",
+    "TensorReference",
+    "node_vjp",
+    "tensor_reference",
+    "torch_forward",
+    "unbroadcast",
+]
 
 SAFETY = 8.0
 UNIT_ROUNDOFF = {"float64": 2.0**-53, "float32": 2.0**-24, "float16": 2.0**-11}
@@ -284,17 +291,19 @@ def _gradient_errors(graph: TensorGraph, v: dict, g: dict, fe: dict, weight: np.
         for a, x, (arriving, through) in zip(node.args, xs, parts):
             shape = np.shape(x)
             n = max(1, int(np.prod(np.shape(arriving))) // max(1, int(np.prod(shape))))
-            ge[a] = ge[a] + _unbroadcast(arriving, shape) + (n + 2) * u * _unbroadcast(
+            ge[a] = ge[a] + unbroadcast(arriving, shape) + (n + 2) * u * unbroadcast(
                 through, shape
             )  # fmt: skip
-            magnitude[a] = magnitude[a] + _unbroadcast(through, shape)
+            magnitude[a] = magnitude[a] + unbroadcast(through, shape)
     for leaf, _ in graph.leaves:  # a leaf used more than once adds its shares too
         if uses[leaf] > 1:
             ge[leaf] = ge[leaf] + uses[leaf] * u * magnitude[leaf]
     return ge
 
 
-def _unbroadcast(a: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+def unbroadcast(a: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """`a` summed back to `shape` over the axes broadcasting added or repeated (ValueError
+    where it does not broadcast to it)."""
     a = np.asarray(a, dtype=np.float64)
     if a.shape == tuple(shape):
         return a
