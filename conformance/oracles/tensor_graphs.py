@@ -113,16 +113,26 @@ def _first_max(x: torch.Tensor, axis: int | None, keep: bool) -> torch.Tensor:
     return (x * m).sum(dim=axis, keepdim=keep)
 
 
-def tensor_reference(graph: TensorGraph, arrays: dict[str, np.ndarray]) -> TensorReference:
+def tensor_reference(
+    graph: TensorGraph, arrays: dict[str, np.ndarray], precision: bool = False
+) -> TensorReference:
     """torch's numbers for `graph` on `arrays` (in float64: the engine's dtype's inputs, exactly),
     with each element's tolerance for an engine computing in the graph's dtype. Overflows are
-    numbers to judge (inf), not warnings to print."""
+    numbers to judge (inf), not warnings to print.
+
+    `precision=True` gives looser tolerances: each op rounding like a legitimate textbook formula
+    rather than torch's kernel (the lecture's tanh, (e^2x − 1)/(e^2x + 1), is a few EPS off in
+    absolute terms near 0, where torch is a few EPS off relative to a tiny number; exp, powers,
+    logs and quotients through exp·log lose EPS·|log| relative). An engine between the two
+    computes the right derivatives with a less precise formula: `precision`, not wrong math."""
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        return _reference(graph, arrays)
+        return _reference(graph, arrays, precision)
 
 
-def _reference(graph: TensorGraph, arrays: dict[str, np.ndarray]) -> TensorReference:
+def _reference(
+    graph: TensorGraph, arrays: dict[str, np.ndarray], precision: bool = False
+) -> TensorReference:
     leaves = {
         name: torch.tensor(np.asarray(arrays[name], dtype=np.float64), requires_grad=True)
         for name, _ in graph.leaves
@@ -142,7 +152,7 @@ def _reference(graph: TensorGraph, arrays: dict[str, np.ndarray]) -> TensorRefer
         for n, v in t.items()
     }
     u = UNIT_ROUNDOFF[graph.dtype]
-    fe = _forward_errors(graph, values, u)
+    fe = _forward_errors(graph, values, u, precision)
     ge = _gradient_errors(graph, values, grads, fe, np.asarray(arrays["weight"], float), u)
     floor = _FLOOR[graph.dtype]
     w = np.abs(np.asarray(arrays["weight"], dtype=np.float64))
@@ -198,15 +208,33 @@ def _lse_parts(x: np.ndarray, axis: int):
     return m, s / total, np.log(total)
 
 
-def _forward_errors(graph: TensorGraph, v: dict, u: float) -> dict[str, np.ndarray]:
+def _forward_errors(
+    graph: TensorGraph, v: dict, u: float, precision: bool = False
+) -> dict[str, np.ndarray]:
     """fe of every leaf (0: given exactly) and node."""
     fe = {name: np.zeros(np.shape(v[name])) for name, _ in graph.leaves}
     for name, node in zip(graph.names, graph.nodes):
         xs = [v[a] for a in node.args]
         es = [fe[a] for a in node.args]
         y = np.asarray(v[name])
-        fe[name] = np.broadcast_to(_forward_error(node, xs, es, y, u), y.shape).copy()
+        err = _forward_error(node, xs, es, y, u)
+        if precision:
+            err = err + _textbook_rounding(node.op, y, u)
+        fe[name] = np.broadcast_to(err, y.shape).copy()
     return fe
+
+
+PRECISION_ULP = 16.0  # a textbook formula's rounding, in units of the dtype's roundoff
+
+
+def _textbook_rounding(op: str, y: np.ndarray, u: float) -> np.ndarray | float:
+    """What a textbook formula of `op` may add to its rounding (see `tensor_reference`)."""
+    ay = np.abs(y)
+    if op in ("tanh", "sigmoid"):  # through exp: absolute near 0
+        return PRECISION_ULP * u * np.maximum(ay, 1.0)
+    if op in ("exp", "pow", "div", "log"):  # through exp(·log)
+        return PRECISION_ULP * u * ay * (1 + np.abs(np.log(np.maximum(ay, 1e-300))))
+    return 0.0
 
 
 def _forward_error(node: TNode, xs, es, y, u: float) -> np.ndarray:

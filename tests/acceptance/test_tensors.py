@@ -106,3 +106,39 @@ def test_each_tensor_bug_is_caught_on_ten_seeds_with_its_hint(bug: str) -> None:
         named = [r for r in bad if op in r.blame.split(",")]
         assert len(named) >= 0.75 * len(bad), (seed, sorted({r.blame for r in bad}))
         assert not [r for r in rows if r.status == "differs"], "wrong math called a convention"
+
+
+def test_a_students_first_engine_passes_and_its_overwrite_is_named() -> None:
+    """Written as after the lecture (its tanh formula, a recursive sort, .grad None until set):
+    correct, so no row fails (its tanh near 0 is `precision` at most); with = for += the
+    headline names the accumulation."""
+    import tests.engines.tensor_student as student
+
+    engine = TensorEngine(student, {}, "tensors:student")
+    rows = _rows(engine, _cases(0, 600))
+    assert not [(r.case, r.detail) for r in rows if r.status in ("fail", "error")]
+    assert {r.kind for r in rows if r.status == "differs"} <= {"precision"}
+    buggy = TensorEngine(student, {"class": "Overwrites"}, "tensors:student-overwrites")
+    bad = [r for r in _rows(buggy, _cases(0, 150)) if r.status == "fail"]
+    assert bad and {r.blame for r in bad} == {"accumulation"}, {r.blame for r in bad}
+    # `self.grad = g` both overwrites and keeps the array it was handed: either hint fits.
+    assert all("+= belongs" in r.hint or "are one array" in r.hint for r in bad)
+    assert any("+= belongs" in r.hint for r in bad)
+
+
+def test_the_lectures_tanh_near_zero_is_precision_not_wrong_math() -> None:
+    """(e^2x − 1)/(e^2x + 1) is a few EPS off in absolute terms near 0, far beyond torch's
+    relative rounding of a tiny tanh: a less precise formula, shown, never gating by default."""
+    import tests.engines.tensor_student as student
+    from conformance.core.case import Case
+    from conformance.core.tensor_graph import TensorGraph, TNode
+
+    engine = TensorEngine(student, {}, "tensors:student")
+    graph = TensorGraph((("a", (1,)),), (TNode("tanh", ("a",)),), seed=1, values=(("a", (1e-5,)),))
+    case = Case("tensors", graph.case_id(), graph, "tanh", kind="tensor-graph")
+    rows = check_tensor_graph(case, engine.name, engine.run(graph), None)
+    assert [(r.check, r.status, r.kind) for r in rows] == [
+        ("value", "differs", "precision"),
+        ("grad", "pass", ""),
+    ]
+    assert [r.status for r in strictly(rows)] == ["fail", "pass"]
