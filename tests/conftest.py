@@ -19,6 +19,8 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
+from tests.zygote import REAL_SPAWN, Zygote, ZygotePopen, fork_compatible, route_spawns
+
 ROOT = Path(__file__).resolve().parents[1]
 
 settings.register_profile(
@@ -137,17 +139,27 @@ def conformance() -> Run:
 
 
 class Processes:
-    """Processes a test starts; whichever still run at its end are killed."""
+    """Processes a test starts; whichever still run at its end are killed. `python -m ...` and
+    `python SCRIPT` are forks of the zygote (tests/zygote.py) where they can be: real processes
+    of their own without the 2 s of imports."""
 
-    def __init__(self) -> None:
+    def __init__(self, zygote: Zygote | None = None) -> None:
         self.started: list[subprocess.Popen] = []
+        self.zygote = zygote
 
-    def start(self, *args: str, cwd: Path = ROOT, text: bool = True, **popen) -> subprocess.Popen:
-        """`python ARGS` (PYTHONPATH the project root unless `env` says otherwise), started."""
+    def start(
+        self, *args: str, cwd: Path = ROOT, text: bool = True, fresh: bool = False, **popen
+    ) -> subprocess.Popen:
+        """`python ARGS` (PYTHONPATH the project root unless `env` says otherwise), started.
+        `fresh`: a new interpreter, for what its imports and their time show."""
         env = popen.pop("env", None) or {**os.environ, "PYTHONPATH": str(ROOT)}
         popen.setdefault("stdout", subprocess.PIPE)
         popen.setdefault("stderr", subprocess.PIPE)
-        proc = subprocess.Popen([sys.executable, *args], cwd=cwd, env=env, text=text, **popen)
+        make = subprocess.Popen
+        forkable = set(popen) <= _FORKABLE and fork_compatible(args, env)
+        if self.zygote is not None and not fresh and forkable:
+            make = type("Forked", (ZygotePopen,), {"zygote": self.zygote})
+        proc = make([sys.executable, *args], cwd=cwd, env=env, text=text, **popen)
         self.started.append(proc)
         return proc
 
@@ -172,10 +184,41 @@ class Processes:
             self.kill(proc)
 
 
+# Popen's arguments a fork honours as an exec would.
+_FORKABLE = {"stdin", "stdout", "stderr", "encoding", "errors", "bufsize"}
+
+
+@pytest.fixture(scope="session")
+def zygote() -> Iterator[Zygote | None]:
+    """The session's zygote (tests/zygote.py), or None where it cannot work
+    (CONFORMANCE_TEST_NO_ZYGOTE=1 turns it off)."""
+    if os.environ.get("CONFORMANCE_TEST_NO_ZYGOTE"):
+        yield None
+        return
+    z = Zygote()
+    yield z if z.usable else None
+    z.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _spawned_from_the_zygote(zygote: Zygote | None) -> Iterator[None]:
+    """The workers and checkers of runs in this process are forks of the zygote (2 s less each)."""
+    undo = route_spawns(zygote) if zygote is not None else None
+    yield
+    if undo is not None:
+        undo()
+
+
 @pytest.fixture
-def processes() -> Iterator[Processes]:
+def real_spawns(monkeypatch: pytest.MonkeyPatch) -> None:
+    """multiprocessing's processes spawned anew in this test, not forked from the zygote."""
+    monkeypatch.setenv(REAL_SPAWN, "1")
+
+
+@pytest.fixture
+def processes(zygote: Zygote | None) -> Iterator[Processes]:
     """Start `python ...` processes (`.start`, `.run`); all killed when the test ends."""
-    procs = Processes()
+    procs = Processes(zygote)
     try:
         yield procs
     finally:
@@ -184,16 +227,16 @@ def processes() -> Iterator[Processes]:
 
 @pytest.fixture
 def conformance_process(processes: Processes) -> Run:
-    """`conformance_process(*ARGS, timeout=300, cwd=ROOT, env=None)`: `python -m conformance
-    ARGS` as a real process, for what only a process shows (exit codes of the program, signals,
-    sys.path, resource limits); killed if it outlasts the test."""
+    """`conformance_process(*ARGS, timeout=300, cwd=ROOT, env=None, fresh=False)`: `python -m
+    conformance ARGS` as a real process, for what only a process shows (exit codes of the
+    program, signals, sys.path, resource limits); killed if it outlasts the test."""
     return lambda *args, **kw: processes.run("-m", "conformance", *args, **kw)
 
 
 @pytest.fixture
 def start_conformance(processes: Processes) -> Callable[..., subprocess.Popen]:
-    """`start_conformance(*ARGS, cwd=ROOT, env=None)`: `python -m conformance ARGS`, started
-    and not waited for; killed when the test ends."""
+    """`start_conformance(*ARGS, cwd=ROOT, env=None, fresh=False)`: `python -m conformance
+    ARGS`, started and not waited for; killed when the test ends."""
     return lambda *args, **kw: processes.start("-m", "conformance", *args, **kw)
 
 

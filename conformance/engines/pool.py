@@ -376,6 +376,8 @@ class EnginePool:
                 _, _, index, spec, shape, fut = self._tasks.get(timeout=0.2)
             except queue.Empty:
                 continue
+            if fut is None:  # `close`'s wake-up call
+                return
             try:
                 if self._serve_one(index, spec, shape, fut):
                     return
@@ -438,8 +440,10 @@ class EnginePool:
                 *_, fut = self._tasks.get_nowait()
             except queue.Empty:
                 break
-            if not fut.done():
+            if fut is not None and not fut.done():
                 fut.set_result(EngineResult(error="the run was interrupted"))
+        # Wake the serving thread now rather than at its next poll (a fifth of a second a run).
+        self._tasks.put((-1, next(self._sequence), -1, None, "", None))
         worker = self._worker
         if worker is not None:
             worker.close()

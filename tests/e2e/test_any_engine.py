@@ -113,7 +113,7 @@ def test_a_run_imports_the_engine_file_once(without_pythonpath, tmp_path: Path) 
 @pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed")
 def test_the_javascript_engine_passes_through_the_protocol(conformance, tmp_path: Path) -> None:
     proc = conformance("run", "--engine-command", f"node {JS_ENGINE}", "--cases", "100",
-                       "--steps", "5", "--out", str(tmp_path))  # fmt: skip
+                       "--steps", "5", "--jobs", "1", "--out", str(tmp_path))  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr
     frame = _frame(tmp_path)
     assert set(frame["status"]) == {"pass"}
@@ -127,7 +127,7 @@ def test_the_float32_javascript_engine_declares_its_dtype_and_passes(
     """Math.fround at every step, "dtype": "float32" in its handshake: checked in float32."""
     engine = ROOT / "examples" / "js-engine-float32" / "engine.js"
     proc = conformance("run", "--engine-command", f"node {engine}", "--cases", "200", "--strict",
-                       "--out", str(tmp_path))  # fmt: skip
+                       "--jobs", "1", "--out", str(tmp_path))  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert json.loads((tmp_path / "run.json").read_text())["options"]["dtype"] == "float32"
     assert set(_frame(tmp_path)["status"]) == {"pass"}
@@ -216,7 +216,7 @@ def test_micrograd_passes_the_default_gate_and_fails_strict_on_conventions_only(
     conformance, tmp_path: Path
 ) -> None:
     pytest.importorskip("micrograd")
-    proc = conformance("run", "--engine", "micrograd", "--out", str(tmp_path))
+    proc = conformance("run", "--engine", "micrograd", "--jobs", "1", "--out", str(tmp_path))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "PASS (gradients correct)" in proc.stdout
     frame = _frame(tmp_path)

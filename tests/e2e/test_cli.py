@@ -13,6 +13,8 @@ from conformance.core.records import COLUMNS
 # Every suite runs, the training suite's cases with 5 SGD steps, not 50 (2 s of a run's 2.5 s):
 # these tests read how the run treats an engine, not how far its training gets.
 FEW_STEPS = ("--steps", "5")
+# One process: the parallel path has tests of its own, and a checker costs torch's import.
+ONE_JOB = ("--jobs", "1")
 
 
 @pytest.mark.parametrize(
@@ -59,7 +61,7 @@ def test_out_that_is_a_file_is_a_usage_error(
 
 
 def test_default_engine_passes_and_writes_every_report(conformance, tmp_path: Path) -> None:
-    proc = conformance("run", "--cases", "40", *FEW_STEPS, "--out", str(tmp_path))
+    proc = conformance("run", "--cases", "40", *FEW_STEPS, *ONE_JOB, "--out", str(tmp_path))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "PASS" in proc.stdout
     for name in ("conformance.csv", "summary.csv", "run.json", "conformance.html"):
@@ -75,7 +77,7 @@ def test_default_engine_passes_and_writes_every_report(conformance, tmp_path: Pa
 def test_a_buggy_engine_fails_the_gate_with_the_op_named(conformance, tmp_path: Path) -> None:
     proc = conformance(
         "run", "--engine", "tests.engines.buggy:TanhMissingSquare", "--cases", "30",
-        *FEW_STEPS, "--out", str(tmp_path),
+        *FEW_STEPS, *ONE_JOB, "--out", str(tmp_path),
     )  # fmt: skip
     assert proc.returncode == 1
     assert proc.stdout.strip().splitlines()[-1].startswith("FAIL")
@@ -89,7 +91,7 @@ def test_a_buggy_engine_fails_the_gate_with_the_op_named(conformance, tmp_path: 
 def test_engine_errors_are_rows_and_the_run_goes_on(conformance, tmp_path: Path) -> None:
     proc = conformance(
         "run", "--engine", "tests.engines.hostile:RaisesInTanh", "--cases", "20",
-        *FEW_STEPS, "--out", str(tmp_path),
+        *FEW_STEPS, *ONE_JOB, "--out", str(tmp_path),
     )  # fmt: skip
     assert proc.returncode == 1
     frame = pd.read_csv(tmp_path / "conformance.csv")
@@ -119,6 +121,7 @@ def test_an_engine_that_kills_its_process_is_an_error_row(conformance, tmp_path:
         "--cases",
         "30",
         *FEW_STEPS,
+        *ONE_JOB,
         "--out",
         str(tmp_path),
     )
@@ -133,7 +136,7 @@ def test_an_engine_that_kills_its_process_is_an_error_row(conformance, tmp_path:
 def test_garbage_gradients_are_error_rows(conformance, tmp_path: Path) -> None:
     proc = conformance(
         "run", "--engine", "tests.engines.hostile:GarbageGrad", "--cases", "30",
-        *FEW_STEPS, "--out", str(tmp_path),
+        *FEW_STEPS, *ONE_JOB, "--out", str(tmp_path),
     )  # fmt: skip
     assert proc.returncode == 1
     frame = pd.read_csv(tmp_path / "conformance.csv")
@@ -169,7 +172,7 @@ def test_nothing_checked_exits_3(conformance, tmp_path: Path) -> None:
 
 def test_a_reproduce_command_reruns_exactly_its_case(conformance, tmp_path: Path) -> None:
     first = tmp_path / "first"
-    conformance("run", "--cases", "10", "--seed", "3", *FEW_STEPS, "--out", str(first))
+    conformance("run", "--cases", "10", "--seed", "3", *FEW_STEPS, *ONE_JOB, "--out", str(first))
     frame = pd.read_csv(first / "conformance.csv")
     row = frame[frame["op"] == "graph"].iloc[0]
     args = row["reproduce"].split()[3:]  # after "python -m conformance"
@@ -225,6 +228,6 @@ def test_a_usage_error_is_told_before_torch_or_pandas_load(processes, args: list
         "loaded = {'torch', 'pandas'} & set(sys.modules); assert not loaded, loaded; "
         "sys.exit(code)"
     )
-    proc = processes.run("-c", code, *args, timeout=60)
+    proc = processes.run("-c", code, *args, timeout=60, fresh=True)
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.count("\n") == 1, proc.stderr

@@ -18,7 +18,7 @@ def test_a_float32_run_records_its_dtype_and_reruns_its_failures_in_float32(
     conformance, tmp_path: Path
 ) -> None:
     proc = conformance("run", "--engine", ENGINE, "--dtype", "float32", "--cases", "40",
-                       "--out", str(tmp_path / "a"))  # fmt: skip
+                       "--jobs", "1", "--out", str(tmp_path / "a"))  # fmt: skip
     assert proc.returncode == 1, proc.stdout + proc.stderr
     meta = json.loads((tmp_path / "a" / "run.json").read_text())
     assert meta["options"]["dtype"] == "float32" and meta["options"]["suites"] == [
@@ -56,7 +56,9 @@ def test_what_is_not_supported_yet_is_one_line(
 
 def test_an_engine_that_declares_its_dtype_is_checked_in_it(conformance, tmp_path: Path) -> None:
     engine = "tests.engines.float32:declared"
-    proc = conformance("run", "--engine", engine, "--cases", "40", "--out", str(tmp_path / "a"))
+    proc = conformance(
+        "run", "--engine", engine, "--cases", "40", "--jobs", "1", "--out", str(tmp_path / "a")
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.startswith(f"engine {engine}, seed 0, float32: ")
     meta = json.loads((tmp_path / "a" / "run.json").read_text())

@@ -29,19 +29,21 @@ def start(start_conformance):
     """`start(*ARGS, cwd=ROOT, **ENV)`: `python -m conformance ARGS`, started, not waited for
     (killed when the test ends)."""
 
-    def start(*args: str, cwd: Path = ROOT, **env: str) -> subprocess.Popen:
-        return start_conformance(*args, cwd=cwd, env={**os.environ, "PYTHONPATH": str(ROOT), **env})
+    def start(*args: str, cwd: Path = ROOT, fresh: bool = False, **env: str) -> subprocess.Popen:
+        env = {**os.environ, "PYTHONPATH": str(ROOT), **env}
+        return start_conformance(*args, cwd=cwd, env=env, fresh=fresh)
 
     return start
 
 
 @pytest.fixture
 def start_hanging(start):
-    """`start_hanging(OUT)`: a run of the examples whose engine hangs in exp (seed-exp), until
-    it is stopped."""
-    return lambda out: start(
-        "run", "--engine", HANGS, "--suite", "examples", "--timeout", "60", "--out", str(out)
-    )
+    """`start_hanging(OUT, fresh=False)`: a run of the examples whose engine hangs in exp
+    (seed-exp), until it is stopped."""
+    return lambda out, fresh=False: start(
+        "run", "--engine", HANGS, "--suite", "examples", "--timeout", "60", "--out", str(out),
+        fresh=fresh,
+    )  # fmt: skip
 
 
 def wait_for(condition: Callable[[], bool], proc: subprocess.Popen, timeout: float = 120) -> None:
@@ -95,7 +97,8 @@ def test_a_signal_at_start_exits_130_in_one_line(
 ) -> None:
     # An engine that hangs: a busy machine cannot let the run end before the signal lands
     # (a signal during the interpreter's shutdown finds the default handler, and kills it).
-    proc = start_hanging(tmp_path / "o")
+    # A new interpreter: the signal lands while it still imports, as "at start" means.
+    proc = start_hanging(tmp_path / "o", fresh=True)
     wait_for(lambda: handles_sigterm(proc.pid), proc)
     stderr = stop(proc, signum)
     assert stderr.strip() == "conformance: interrupted"
@@ -225,8 +228,9 @@ PARALLEL = ("--suite", "graphs", "--cases", "70", "--jobs", "2")
     ],
 )
 def test_a_checker_that_stops_costs_error_rows_not_the_run(
-    conformance, tmp_path: Path, engine, why
+    conformance, real_spawns, tmp_path: Path, engine, why
 ) -> None:
+    # real_spawns: these engines tell a checker process by its command line (spawn_main).
     out = tmp_path / "o"
     proc = conformance("run", "--engine", engine, *PARALLEL, "--out", str(out))
     stderr = proc.stderr

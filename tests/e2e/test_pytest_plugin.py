@@ -20,7 +20,10 @@ KINKED = f"{CORPUS / 'relu_grad_at_zero.py'}:Var"  # correct; relu'(0) = 1, a co
 
 
 def _pytest(processes, folder: Path, *args: str):
-    return processes.run("-m", "pytest", "-p", "no:cacheprovider", "-q", *args, cwd=folder)
+    """pytest in a new interpreter: what it imports is the point."""
+    return processes.run(
+        "-m", "pytest", "-p", "no:cacheprovider", "-q", *args, cwd=folder, fresh=True
+    )
 
 
 class _Ran:

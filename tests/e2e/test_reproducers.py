@@ -63,7 +63,7 @@ def test_a_failing_run_writes_a_minimal_reproducer_that_replays(
     engine = "tests.engines.zoo:MissingChainFactor"
     # Every suite (the training suite's cases with 5 SGD steps, not 50: 2 s of the run's 2.5 s).
     proc = conformance("run", "--engine", engine, "--cases", "30", "--steps", "5",
-                       "--out", str(tmp_path))  # fmt: skip
+                       "--jobs", "1", "--out", str(tmp_path))  # fmt: skip
     assert proc.returncode == 1
     files = sorted((tmp_path / "failures").glob("*.json"))
     assert len(files) == 1, files  # one bug, one distinct failure
@@ -177,7 +177,9 @@ def test_a_command_engines_reproducer_speaks_the_protocol_from_any_folder(
 
 
 def test_a_passing_run_writes_no_reproducer(conformance, tmp_path: Path) -> None:
-    proc = conformance("run", "--cases", "10", "--steps", "5", "--out", str(tmp_path))
+    proc = conformance(
+        "run", "--cases", "10", "--steps", "5", "--jobs", "1", "--out", str(tmp_path)
+    )
     assert proc.returncode == 0
     assert not list(tmp_path.glob("failures/*"))
 
