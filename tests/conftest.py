@@ -23,6 +23,11 @@ from tests.zygote import REAL_SPAWN, Zygote, ZygotePopen, fork_compatible, route
 
 ROOT = Path(__file__).resolve().parents[1]
 
+# One thread each for torch and numpy's BLAS, here and in every process the tests start: pytest
+# runs a process a core (xdist), and idle threads spinning for work would take the others' cores.
+for _threads in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_threads, "1")
+
 settings.register_profile(
     "ci", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )

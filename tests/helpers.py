@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,6 +16,16 @@ from conformance.engines.scalar import ScalarClassEngine
 from conformance.run.pipeline import collect_cases, run_in_process
 
 ROOT = Path(__file__).resolve().parents[1]  # the project's root
+
+# The hypothesis profile sizes the acceptance runs too: `ci` (the default, CI's) draws enough
+# for each claim to be shown and to fail when broken; `thorough` what the closing notes measured.
+THOROUGH = os.environ.get("HYPOTHESIS_PROFILE") == "thorough"
+
+
+def sized(quick: int, thorough: int) -> int:
+    """`quick` cases (or steps) under the `ci` profile, `thorough` under `thorough`."""
+    return thorough if THOROUGH else quick
+
 
 # The suites these helpers judge: the neuron suites have acceptance tests of their own
 # (tests/test_neurons.py, tests/test_training.py), and would only slow the graph ones down.

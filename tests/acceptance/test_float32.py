@@ -14,12 +14,15 @@ from conformance.engines.scalar import ScalarClassEngine
 from conformance.run.pipeline import run
 from refimpl import Value
 from tests.engines import float32
+from tests.helpers import sized
 
 SEEDS = (0, 1, 2)
 
 
 def _run(fn, seed: int, dtype: str = "float32", strict: bool = True):
-    options = RunOptions(suites=("graphs",), cases=150, seed=seed, dtype=dtype, strict=strict)
+    options = RunOptions(
+        suites=("graphs",), cases=sized(60, 150), seed=seed, dtype=dtype, strict=strict
+    )
     return run(options, engine=FunctionEngine(fn, f"float32:{fn.__name__}"))
 
 

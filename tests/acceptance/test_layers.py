@@ -14,11 +14,14 @@ from conformance.checks.judge import judge_case
 from conformance.core.records import Record, strictly
 from conformance.engines.layers import LayerEngine, load_layer_engine
 from tests.engines.layer_zoo import BUGS
+from tests.helpers import sized
 
 ZOO = "tests.engines.layer_zoo."
 
 
-def _rows(engine: LayerEngine, seed: int, cases: int = 160, layer: str = "") -> list[Record]:
+def _rows(
+    engine: LayerEngine, seed: int, cases: int = sized(60, 160), layer: str = ""
+) -> list[Record]:
     rows = []
     for case in layer_cases(seed, cases):
         if not layer or case.op == layer:
@@ -31,7 +34,7 @@ def _engine(module: str) -> LayerEngine:
 
 
 def test_refimpl_layers_pass_strict() -> None:
-    rows = strictly(_rows(load_layer_engine("layers:refimpl"), seed=0, cases=2000))
+    rows = strictly(_rows(load_layer_engine("layers:refimpl"), seed=0, cases=sized(600, 2000)))
     assert rows and all(r.status == "pass" for r in rows), [
         (r.case, r.node, r.detail) for r in rows if r.status != "pass"
     ][:5]
@@ -43,7 +46,7 @@ def test_refimpl_layers_pass_strict() -> None:
 def test_a_correct_engine_written_differently_has_no_fail_rows(seed: int) -> None:
     """einsum, loops, the staged batch-norm backward, another summation order: no fail row. Its
     running variance is numpy's biased one: a `statistics` difference, gating only strictly."""
-    rows = _rows(_engine("tests.engines.layers_alt"), seed, cases=400)
+    rows = _rows(_engine("tests.engines.layers_alt"), seed, cases=sized(150, 400))
     bad = [(r.case, r.node, r.detail) for r in rows if r.status not in ("pass", "differs")]
     assert not bad, bad[:5]
     assert {r.kind for r in rows if r.status == "differs"} == {"statistics"}
@@ -99,7 +102,7 @@ def test_layers_in_a_narrower_dtype(dtype: str) -> None:
     """float32 (and float16) arrays in, tolerances from the dtype's epsilon with a subnormal
     floor: refimpl's layers (numpy computing in the arrays' dtype) pass strictly, the second
     correct engine has no fail row, and a bug is still caught with its hint."""
-    cases = [replace(c, spec=replace(c.spec, dtype=dtype)) for c in layer_cases(0, 400)]
+    cases = [replace(c, spec=replace(c.spec, dtype=dtype)) for c in layer_cases(0, sized(150, 400))]
     refimpl = load_layer_engine("layers:refimpl")
     rows = []
     for case in cases:

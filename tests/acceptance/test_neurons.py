@@ -43,7 +43,7 @@ from refimpl.seed import SEED_EXAMPLE
 from tests.engines import buggy_nn
 from tests.engines.alt import Value as AltValue
 from tests.floatcmp import assert_close
-from tests.helpers import scalar_engine
+from tests.helpers import scalar_engine, sized
 
 CORRECT = {
     "refimpl": lambda: load_engine("refimpl"),
@@ -286,12 +286,13 @@ def test_the_seed_case_leads_the_examples_suite() -> None:
 def test_correct_engines_pass_every_neuron_and_network(engine: str, seed: int) -> None:
     eng = CORRECT[engine]()
     counts: Counter = Counter()
-    for case in neurons(seed, 300):
+    cases = neurons(seed, sized(120, 300))
+    for case in cases:
         rows = judge(eng, case)
         bad = [r.detail for r in rows if r.status in ("fail", "error")]
         assert not bad, (case.case_id, bad[:3])
         counts.update(r.status for r in rows)
-    assert counts["pass"] > 3000
+    assert counts["pass"] > 10 * len(cases)
     assert counts["unverified"] <= counts["pass"] // 200
 
 

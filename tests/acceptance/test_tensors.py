@@ -14,8 +14,11 @@ from conformance.checks.tensor_graphs import check_tensor_graph
 from conformance.core.records import Record, strictly
 from conformance.engines.tensor_class import TensorEngine, load_tensor_engine
 from tests.engines.tensor_zoo import BUGS
+from tests.helpers import sized
 
 ZOO = "tests.engines.tensor_zoo."
+# Random graphs a seed beside the 31 fixed cases (each op's): 150 thorough.
+RANDOM = sized(50, 150)
 ALT = "tests.engines.tensors_alt."
 
 # Words of the hint each bug must carry (the op it is blamed on is BUGS').
@@ -67,7 +70,7 @@ def _uses(case, op: str) -> bool:
 
 
 def test_refimpl_passes_strict() -> None:
-    rows = strictly(_rows(load_tensor_engine("tensors:refimpl"), tensor_cases(0, 600)))
+    rows = strictly(_rows(load_tensor_engine("tensors:refimpl"), tensor_cases(0, sized(200, 600))))
     bad = [(r.case, r.node, r.detail) for r in rows if r.status != "pass"]
     assert rows and not bad, bad[:5]
 
@@ -77,7 +80,7 @@ def test_refimpl_passes_strict() -> None:
 def test_correct_engines_written_differently_have_no_fail_row(module: str, seed: int) -> None:
     """einsum, explicit loops, another summation order, torch's names through a table."""
     engine = _engine(ALT + module)
-    rows = _rows(engine, _cases(seed, 150))
+    rows = _rows(engine, _cases(seed, RANDOM))
     bad = [(r.case, r.node, r.detail) for r in rows if r.status != "pass"]
     assert not bad, bad[:5]
 
@@ -95,7 +98,7 @@ def test_each_tensor_bug_is_caught_on_ten_seeds_with_its_hint(bug: str) -> None:
         assert [r for r in strictly(rows) if r.status == "fail"]
         return
     for seed in range(10):
-        cases = [c for c in _cases(seed, 150) if _uses(c, op)]
+        cases = [c for c in _cases(seed, RANDOM) if _uses(c, op)]
         rows = _rows(engine, cases)
         bad = [r for r in rows if r.status in ("fail", "error")]
         caught = [r for r in bad if r.blame == op]
@@ -115,11 +118,11 @@ def test_a_students_first_engine_passes_and_its_overwrite_is_named() -> None:
     import tests.engines.tensor_student as student
 
     engine = TensorEngine(student, {}, "tensors:student")
-    rows = _rows(engine, _cases(0, 600))
+    rows = _rows(engine, _cases(0, sized(200, 600)))
     assert not [(r.case, r.detail) for r in rows if r.status in ("fail", "error")]
     assert {r.kind for r in rows if r.status == "differs"} <= {"precision"}
     buggy = TensorEngine(student, {"class": "Overwrites"}, "tensors:student-overwrites")
-    bad = [r for r in _rows(buggy, _cases(0, 150)) if r.status == "fail"]
+    bad = [r for r in _rows(buggy, _cases(0, RANDOM)) if r.status == "fail"]
     assert bad and {r.blame for r in bad} == {"accumulation"}, {r.blame for r in bad}
     # `self.grad = g` both overwrites and keeps the array it was handed: either hint fits.
     assert all("+= belongs" in r.hint or "are one array" in r.hint for r in bad)
