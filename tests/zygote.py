@@ -24,6 +24,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -180,10 +181,13 @@ def _serve(sock: socket.socket) -> dict:
         middle = os.fork()
         if middle == 0:  # the intermediate: fork the program, say its pid, leave
             os.close(r)
+            middle_pid = os.getpid()
             pid = os.fork()
             if pid == 0:
                 os.close(w)
                 sock.close()
+                while os.getppid() == middle_pid:  # until re-parented: as if started by the test
+                    time.sleep(0.0002)
                 _become(request, fds)
                 return request
             os.write(w, str(pid).encode())

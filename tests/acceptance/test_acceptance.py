@@ -78,7 +78,7 @@ def test_one_part_in_a_million_is_caught_for_ten_seeds_of_ten(primitive: str) ->
 
 
 def test_a_classic_bug_is_caught_with_its_op_named() -> None:
-    rows = check_engine_rows(scalar_engine(buggy.TanhMissingSquare), 0)
+    rows = check_engine_rows(scalar_engine(buggy.TanhMissingSquare), 0, cases=sized(300, 2000))
     failing = [r for r in rows if r.status == "fail"]
     assert failing
     # Every diagnosed row blames tanh (repeated-backward cases blame the repetition itself).

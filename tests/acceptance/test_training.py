@@ -23,7 +23,7 @@ from conformance.oracles.nn import torch_training
 from conformance.run.pipeline import run_in_process
 from tests.engines import buggy_nn
 from tests.engines.alt import Value as AltValue
-from tests.helpers import scalar_engine
+from tests.helpers import scalar_engine, sized
 
 ROOT = Path(__file__).resolve().parents[2]
 CORRECT = {
@@ -74,7 +74,7 @@ def test_each_step_gives_a_loss_and_a_trajectory_row() -> None:
 
 @pytest.mark.parametrize("engine", sorted(CORRECT))
 def test_correct_engines_stay_inside_the_envelope(engine: str) -> None:
-    rows = train(CORRECT[engine]())
+    rows = train(CORRECT[engine](), steps=sized(25, 50))
     bad = [r.detail for r in rows if r.status != "pass"]
     assert not bad, bad[:3]
     worst = max(r.abs_err / r.tolerance for r in rows if r.check == "trajectory")
