@@ -171,9 +171,10 @@ class Processes:
         popen.setdefault("stdout", subprocess.PIPE)
         popen.setdefault("stderr", subprocess.PIPE)
         make = subprocess.Popen
-        forkable = set(popen) <= _FORKABLE and fork_compatible(args, env)
-        if self.zygote is not None and not fresh and forkable:
-            make = type("Forked", (ZygotePopen,), {"zygote": self.zygote})
+        z = self.zygote
+        forkable = z is not None and not fresh and set(popen) <= _FORKABLE
+        if forkable and fork_compatible(args, env, z.env):  # type: ignore[union-attr]
+            make = type("Forked", (ZygotePopen,), {"zygote": z})
         proc = make([sys.executable, *args], cwd=cwd, env=env, text=text, **popen)
         self.started.append(proc)
         return proc

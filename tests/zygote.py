@@ -42,13 +42,15 @@ _PR_SET_CHILD_SUBREAPER = 36
 REAL_SPAWN = "CONFORMANCE_TEST_REAL_SPAWN"
 
 
-def fork_compatible(args: tuple[str, ...], env: dict[str, str]) -> bool:
-    """Whether `python ARGS` with `env` can be a fork of the zygote: `-m MODULE`, `-c CODE` or
-    a script, and nothing in the environment that only a starting interpreter reads."""
+def fork_compatible(args: tuple[str, ...], env: dict[str, str], base: dict | None = None) -> bool:
+    """Whether `python ARGS` with `env` can be a fork of a zygote started with `base` (this
+    process's environment by default): `-m MODULE`, `-c CODE` or a script, and no difference in
+    what only a starting interpreter reads."""
+    base = dict(os.environ) if base is None else base
     flag = args[:1] in (("-m",), ("-c",))
     if not args or (flag and len(args) < 2) or (not flag and args[0].startswith("-")):
         return False
-    changed = {k for k in set(env) | set(os.environ) if env.get(k) != os.environ.get(k)}
+    changed = {k for k in set(env) | set(base) if env.get(k) != base.get(k)}
     return not any(k.startswith(_AT_START) for k in changed - {"PYTHONPATH"})
 
 
@@ -60,13 +62,14 @@ class Zygote:
         self._sock: socket.socket | None = None
         self._proc: subprocess.Popen | None = None
         self.usable = sys.platform == "linux" and _become_subreaper()
+        # The environment it starts with (whenever it starts): forks compare theirs with it.
+        self.env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
 
     def _start(self) -> socket.socket:
         mine, theirs = socket.socketpair()
-        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
         self._proc = subprocess.Popen(
             [sys.executable, str(Path(__file__).resolve()), str(theirs.fileno())],
-            pass_fds=[theirs.fileno()], cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
+            pass_fds=[theirs.fileno()], cwd=ROOT, env=self.env, stdin=subprocess.DEVNULL,
         )  # fmt: skip
         theirs.close()
         return mine
@@ -151,7 +154,7 @@ def route_spawns(zygote: Zygote) -> Callable[[], None]:
         real_asked = MEMORY_LIMIT_VARIABLE in env or REAL_SPAWN in env
         if os.fsdecode(path) != sys.executable or real_asked:
             return real(path, args, passfds)
-        if not fork_compatible(tuple(argv[1:]), env):
+        if not fork_compatible(tuple(argv[1:]), env, zygote.env):
             return real(path, args, passfds)
         keep = tuple(sorted(map(int, passfds)))
         std = [os.dup(fd) for fd in (0, 1, 2)]

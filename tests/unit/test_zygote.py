@@ -119,3 +119,5 @@ def test_only_what_a_fork_can_give_is_forked() -> None:
     assert not fork_compatible(("-m",), env)
     assert not fork_compatible(("script.py",), {**env, "PYTHONIOENCODING": "latin-1"})
     assert not fork_compatible(("script.py",), {**env, "LC_ALL": "C"})
+    # Against the environment the zygote started with, not this process's as it is now.
+    assert not fork_compatible(("script.py",), env, {**env, "PYTHONHASHSEED": "1"})
