@@ -198,6 +198,27 @@ class Processes:
     def close(self) -> None:
         for proc in self.started:
             self.kill(proc)
+        if self.zygote is not None:
+            _reap_orphans({p.pid for p in self.started})
+
+
+def _reap_orphans(known: set[int]) -> None:
+    """Reap the zombies among this process's children that nothing here waits for: orphans of
+    the programs the test ran, re-parented to it (a child subreaper, for the zygote's sake)."""
+    import multiprocessing
+
+    known |= {p.pid for p in multiprocessing.active_children()}
+    known |= {getattr(p, "pid", p) for p in getattr(subprocess, "_active", None) or ()}
+    me = str(os.getpid())
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            state, parent = stat.read_text().rsplit(")", 1)[1].split()[:2]
+        except (OSError, ValueError):
+            continue
+        pid = int(stat.parent.name)
+        if parent == me and state == "Z" and pid not in known:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, os.WNOHANG)
 
 
 # Popen's arguments a fork honours as an exec would.

@@ -8,7 +8,13 @@ How a fork becomes the test's own child: the test process is made a child subrea
 forks an intermediate, which forks the program and exits; the program is then re-parented to the
 test process, which waits for it like any `subprocess.Popen` child (`ZygotePopen`).
 
+What a fork does not give as a fresh `python` would: its own hash seed (every fork shares the
+zygote's; numpy's global random state is reseeded), and PR_SET_PDEATHSIG follows the test
+process's main thread rather than the thread that asked (tests of either use `fresh=True` or the
+`real_spawns` fixture). When the zygote cannot serve a request, the process is started anew.
+
 Run as a script, this file is the zygote: `python tests/zygote.py FD`, FD its end of a socket.
+Each request is an 8-byte length and a JSON body, the descriptors sent with the length.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import json
 import os
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -78,30 +85,63 @@ class Zygote:
         self, args: list[str], cwd: str, env: dict[str, str], fds: list[int], keep: tuple = ()
     ) -> int:
         """Fork `python ARGS` in `cwd` with `env`, stdin/stdout/stderr `fds[:3]`, and the
-        descriptors `keep` (`fds[3:]`) under the same numbers; its pid, a child of this process."""
+        descriptors `keep` (`fds[3:]`) under the same numbers; its pid, a child of this process.
+        OSError when the zygote cannot: the caller starts the process anew. Whatever goes wrong
+        mid-request (an interrupt too) ends this zygote, so no reply is left for the next one."""
         with self._lock:
-            if self._sock is None:
-                self._sock = self._start()
-            mask = sorted(int(n) for n in signal.pthread_sigmask(signal.SIG_BLOCK, ()))
-            request = {"args": args, "cwd": cwd, "env": env, "keep": list(keep), "mask": mask}
-            socket.send_fds(self._sock, [json.dumps(request).encode() + b"\n"], list(fds))
-            reply = b""
-            while not reply.endswith(b"\n"):
-                chunk = self._sock.recv(4096)
-                if not chunk:
-                    raise OSError("the zygote process ended")
-                reply += chunk
-        answer = json.loads(reply)
+            try:
+                if self._sock is None:
+                    self._sock = self._start()
+                mask = sorted(int(n) for n in signal.pthread_sigmask(signal.SIG_BLOCK, ()))
+                request = {"args": args, "cwd": cwd, "env": env, "keep": list(keep), "mask": mask}
+                _send(self._sock, json.dumps(request).encode(), fds)
+                answer = json.loads(_receive(self._sock)[0])
+            except BaseException:
+                self._end()
+                raise
         if "error" in answer:
             raise OSError(answer["error"])
         return int(answer["pid"])
 
-    def close(self) -> None:
+    def _end(self) -> None:
+        """Stop this zygote; the next spawn starts another."""
         if self._sock is not None:
             self._sock.close()
+            self._sock = None
         if self._proc is not None:
             self._proc.kill()
             self._proc.wait()
+            self._proc = None
+
+    def close(self) -> None:
+        with self._lock:
+            self._end()
+
+
+def _send(sock: socket.socket, body: bytes, fds: list[int] = ()) -> None:  # type: ignore[assignment]
+    """One message: its length (with the descriptors), then its body."""
+    socket.send_fds(sock, [struct.pack(">Q", len(body))], list(fds))
+    sock.sendall(body)
+
+
+def _receive(sock: socket.socket) -> tuple[bytes, list[int]]:
+    """One message and the descriptors sent with it; OSError if the other end has gone."""
+    head, fds, _, _ = socket.recv_fds(sock, 8, 64)
+    head += _exactly(sock, 8 - len(head)) if head else b""
+    if not head:
+        raise OSError("the other end of the zygote's socket has gone")
+    return _exactly(sock, struct.unpack(">Q", head)[0]), fds
+
+
+def _exactly(sock: socket.socket, n: int) -> bytes:
+    chunks = []
+    while n > 0:
+        chunk = sock.recv(min(n, 1 << 20))
+        if not chunk:
+            raise OSError("the other end of the zygote's socket has gone mid-message")
+        chunks.append(chunk)
+        n -= len(chunk)
+    return b"".join(chunks)
 
 
 def _become_subreaper() -> bool:
@@ -125,13 +165,18 @@ class ZygotePopen(subprocess.Popen):
             env = dict(os.environ if a["env"] is None else a["env"])
             cwd = os.fspath(a["cwd"] if a["cwd"] is not None else os.getcwd())
             self.pid = self.zygote.spawn(list(a["args"])[1:], cwd, env, fds)
-            self._child_created = True
+        except OSError:  # the zygote could not: a fresh python, as asked
+            self.pid = None
         finally:
             for fd, end in zip(fds, ends):
                 if end == -1:
                     os.close(fd)
-            self._close_pipe_fds(a["p2cread"], a["p2cwrite"], a["c2pread"], a["c2pwrite"],
-                                 a["errread"], a["errwrite"])  # fmt: skip
+        if self.pid is None:
+            super()._execute_child(*args, **kwargs)
+            return
+        self._child_created = True
+        self._close_pipe_fds(a["p2cread"], a["p2cwrite"], a["c2pread"], a["c2pwrite"],
+                             a["errread"], a["errwrite"])  # fmt: skip
 
 
 def route_spawns(zygote: Zygote) -> Callable[[], None]:
@@ -160,6 +205,8 @@ def route_spawns(zygote: Zygote) -> Callable[[], None]:
         std = [os.dup(fd) for fd in (0, 1, 2)]
         try:
             return zygote.spawn(argv[1:], os.getcwd(), env, [*std, *keep], keep)
+        except OSError:  # the zygote could not
+            return real(path, args, passfds)
         finally:
             for fd in std:
                 os.close(fd)
@@ -174,35 +221,48 @@ def route_spawns(zygote: Zygote) -> Callable[[], None]:
 def _serve(sock: socket.socket) -> dict:
     """Fork a child for each request; in the child, return its request."""
     while True:
-        msg, fds, _, _ = socket.recv_fds(sock, 1 << 20, 64)
-        if not msg:
+        try:
+            msg, fds = _receive(sock)
+        except OSError:  # the test process has gone
             os._exit(0)
-        request = json.loads(msg)
-        sys.stdout.flush()
-        sys.stderr.flush()
-        r, w = os.pipe()
-        middle = os.fork()
-        if middle == 0:  # the intermediate: fork the program, say its pid, leave
-            os.close(r)
-            middle_pid = os.getpid()
-            pid = os.fork()
-            if pid == 0:
-                os.close(w)
-                sock.close()
-                while os.getppid() == middle_pid:  # until re-parented: as if started by the test
-                    time.sleep(0.0002)
-                _become(request, fds)
-                return request
-            os.write(w, str(pid).encode())
-            os._exit(0)
-        os.close(w)
-        with os.fdopen(r, "rb") as f:
-            pid = f.read().decode()
-        os.waitpid(middle, 0)  # the program is re-parented by now
+        try:
+            request = json.loads(msg)
+            pid = _fork(sock, request, fds) if os.path.isdir(request["cwd"]) else ""
+        except (ValueError, KeyError, TypeError, OSError):
+            pid = ""
+        if pid == "child":
+            return request
         for fd in fds:
             os.close(fd)
-        reply = {"pid": int(pid)} if pid else {"error": "the zygote could not fork"}
-        sock.sendall(json.dumps(reply).encode() + b"\n")
+        # No pid: the test process starts it anew, and says what a fresh start says of it.
+        reply = {"pid": int(pid)} if pid else {"error": "the zygote could not fork it"}
+        _send(sock, json.dumps(reply).encode())
+
+
+def _fork(sock: socket.socket, request: dict, fds: list[int]) -> str:
+    """The program's pid once it is the test process's child ("child" in the program itself)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    r, w = os.pipe()
+    middle = os.fork()
+    if middle == 0:  # the intermediate: fork the program, say its pid, leave
+        os.close(r)
+        middle_pid = os.getpid()
+        pid = os.fork()
+        if pid == 0:
+            os.close(w)
+            sock.close()
+            while os.getppid() == middle_pid:  # until re-parented: as if started by the test
+                time.sleep(0.0002)
+            _become(request, fds)
+            return "child"
+        os.write(w, str(pid).encode())
+        os._exit(0)
+    os.close(w)
+    with os.fdopen(r, "rb") as f:
+        pid = f.read().decode()
+    os.waitpid(middle, 0)  # the program is re-parented by now
+    return pid
 
 
 def _become(request: dict, fds: list[int]) -> None:
@@ -230,32 +290,39 @@ def _become(request: dict, fds: list[int]) -> None:
         first = os.path.dirname(os.path.abspath(args[0]))
     extra = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
     sys.path[:] = [first, *extra, *_BASE_PATH]
+    process = sys.modules.get("multiprocessing.process")
+    if process is not None:  # where spawned workers find a script given by a relative path
+        process.ORIGINAL_DIR = os.path.abspath(os.getcwd())
+    numpy = sys.modules.get("numpy")
+    if numpy is not None:  # a fresh process seeds it from the system, not from its parent
+        numpy.random.seed()
 
 
 def _run(request: dict) -> None:
     """Run the program as `python` would, then end as `python` does, minus the interpreter's
-    teardown: atexit's functions, stdio flushed, the exit status. (Tearing down a fork's
-    inherited modules would copy most of its memory page by page: 0.6 s a process.)"""
+    teardown: non-daemon threads joined, atexit's functions, stdio flushed, the exit status.
+    (Tearing down a fork's inherited modules would copy most of its memory page by page: 0.6 s
+    a process.)"""
     import atexit
     import runpy
-    import traceback
+    import threading
     import types
 
     args = request["args"]
     code: int = 0
     interrupted = False
+    main = types.ModuleType("__main__")  # the program's, not this file's
+    sys.modules["__main__"] = main
     try:
         if args[0] == "-m":
-            sys.argv = [args[1], *args[2:]]  # runpy puts the module's file first
-            runpy.run_module(args[1], run_name="__main__", alter_sys=True)
+            sys.argv = ["-m", *args[2:]]  # runpy puts the module's file first
+            runpy._run_module_as_main(args[1], alter_argv=True)  # type: ignore[attr-defined]
         elif args[0] == "-c":
             sys.argv = ["-c", *args[2:]]
-            main = types.ModuleType("__main__")
-            sys.modules["__main__"] = main
             exec(compile(args[1], "<string>", "exec"), main.__dict__)
         else:
             sys.argv = list(args)
-            runpy.run_path(args[0], run_name="__main__")
+            code = _run_script(os.path.abspath(args[0]), main)
     except SystemExit as exc:
         code = _exit_status(exc.code)
     except BaseException as exc:  # printed as python prints it, without this file's frames
@@ -265,8 +332,9 @@ def _run(request: dict) -> None:
             tb.tb_frame.f_code.co_filename in mine or tb.tb_frame.f_globals.get("__name__") in mine
         ):
             tb = tb.tb_next
-        traceback.print_exception(type(exc), exc, tb)
+        sys.excepthook(type(exc), exc.with_traceback(tb), tb)
         code, interrupted = 1, isinstance(exc, KeyboardInterrupt)
+    threading._shutdown()  # type: ignore[attr-defined]
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
         try:
@@ -277,6 +345,27 @@ def _run(request: dict) -> None:
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         os.kill(os.getpid(), signal.SIGINT)
     os._exit(code)
+
+
+def _run_script(path: str, main: object) -> int:
+    """`python PATH` (PATH absolute, as python makes `__file__`): its code in `main`."""
+    import builtins
+    import runpy
+    from importlib.machinery import SourceFileLoader
+
+    if not os.path.isfile(path):  # a folder or a zip with __main__.py, or nothing
+        if not os.path.exists(path):
+            print(f"{sys.executable}: can't open file {path!r}: [Errno 2] No such file or "
+                  "directory", file=sys.stderr)  # fmt: skip
+            return 2
+        runpy.run_path(path, run_name="__main__")
+        return 0
+    with open(path, "rb") as f:
+        source = f.read()
+    vars(main).update(__file__=path, __cached__=None, __builtins__=builtins,
+                      __loader__=SourceFileLoader("__main__", path))  # fmt: skip
+    exec(compile(source, path, "exec"), vars(main))
+    return 0
 
 
 def _exit_status(code: object) -> int:

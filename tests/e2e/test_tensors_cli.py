@@ -158,7 +158,7 @@ def test_a_tensor_process_engines_children_do_not_outlive_the_run(
     assert proc.returncode == 1, proc.stdout + proc.stderr
     started = [int(p) for p in pids.read_text().split()]
     assert started
-    from tests.e2e.test_bounds import _gone  # zombies count as gone: their reaper is init
+    from tests.e2e.test_bounds import _gone  # zombies count as gone: reaped at the test's end
 
     assert [p for p in started if not _gone(p)] == []
 

@@ -10,10 +10,13 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
 
+import tests.zygote
+from tests.conftest import Processes
 from tests.zygote import REAL_SPAWN, Zygote, ZygotePopen, fork_compatible
 
 PROBE = textwrap.dedent("""
@@ -66,7 +69,7 @@ def test_a_traceback_is_pythons_and_a_signal_ends_it(forked, tmp_path: Path) -> 
     assert proc.returncode == 1
     assert err.splitlines() == [
         "Traceback (most recent call last):",
-        '  File "boom.py", line 1, in <module>',
+        f'  File "{tmp_path / "boom.py"}", line 1, in <module>',  # absolute, as python makes it
         "    raise ValueError('boom')",
         "ValueError: boom",
     ]
@@ -121,3 +124,91 @@ def test_only_what_a_fork_can_give_is_forked() -> None:
     assert not fork_compatible(("script.py",), {**env, "LC_ALL": "C"})
     # Against the environment the zygote started with, not this process's as it is now.
     assert not fork_compatible(("script.py",), env, {**env, "PYTHONHASHSEED": "1"})
+
+
+ENDING = textwrap.dedent("""
+    import atexit, multiprocessing, sys, threading, time
+    import numpy
+    def work():
+        time.sleep(0.3)
+        print("thread", flush=True)
+    def child():
+        pass
+    if __name__ == "__main__":
+        print(__file__, numpy.random.random())
+        p = multiprocessing.get_context("spawn").Process(target=child)  # finds this script anew
+        p.start()
+        p.join()
+        print("worker", p.exitcode)
+        atexit.register(lambda: print("atexit"))
+        threading.Thread(target=work).start()
+""")
+
+
+def test_a_script_ends_as_python_ends_it(forked, tmp_path: Path) -> None:
+    (tmp_path / "ending.py").write_text(ENDING)
+    outs = []
+    for _ in range(2):
+        proc = forked([sys.executable, "ending.py"], cwd=tmp_path, stdout=subprocess.PIPE,
+                      stderr=subprocess.PIPE, text=True)  # fmt: skip
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+        outs.append(out.split())
+    first, second = outs
+    # __file__ absolute; a worker that imports the script by it; the thread joined before atexit.
+    assert first[0] == str(tmp_path / "ending.py")
+    assert first[2:] == ["worker", "0", "thread", "atexit"]
+    assert first[1] != second[1]  # numpy drawn afresh in each, not from the zygote's state
+
+
+def test_a_missing_module_or_script_is_said_as_python_says_it(forked, tmp_path: Path) -> None:
+    for args, code, said in (
+        (["-m", "no_such_module"], 1, "No module named no_such_module"),
+        (["gone.py"], 2, f"can't open file {str(tmp_path / 'gone.py')!r}: [Errno 2]"),
+    ):
+        proc = forked([sys.executable, *args], cwd=tmp_path, stderr=subprocess.PIPE, text=True)
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == code and err.startswith(f"{sys.executable}: {said}"), err
+
+
+def test_a_request_of_any_size_is_served_and_the_next_still_forks(forked, tmp_path) -> None:
+    where = "import os, sys; print(len(os.environ['BIG']), 'torch' in sys.modules)"
+    for big in ("x" * 300_000, "y"):
+        proc = forked([sys.executable, "-c", where], env={**os.environ, "BIG": big},
+                      stdout=subprocess.PIPE, text=True)  # fmt: skip
+        assert proc.communicate(timeout=60)[0].split() == [str(len(big)), "True"]
+
+
+def test_what_the_zygote_cannot_do_starts_a_fresh_python(forked, tmp_path) -> None:
+    with pytest.raises(FileNotFoundError):  # as subprocess says it, not as the zygote would
+        forked([sys.executable, "-c", "pass"], cwd=tmp_path / "missing")
+
+
+def test_an_interrupted_request_leaves_no_reply_for_the_next(forked, monkeypatch) -> None:
+    real = tests.zygote._receive
+
+    def interrupted(sock):
+        monkeypatch.setattr(tests.zygote, "_receive", real)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(tests.zygote, "_receive", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        forked([sys.executable, "-c", "pass"], stdout=subprocess.DEVNULL)
+    proc = forked([sys.executable, "-c", "import os; print(os.getpid())"],
+                  stdout=subprocess.PIPE, text=True)  # fmt: skip
+    assert proc.communicate(timeout=120)[0].strip() == str(proc.pid)
+
+
+def test_orphans_of_a_program_are_reaped_when_the_test_ends(zygote: Zygote | None) -> None:
+    if zygote is None:
+        pytest.skip("no zygote on this platform")
+    procs = Processes(zygote)
+    start = "import subprocess, sys; print(subprocess.Popen([sys.executable, '-c', 'pass']).pid)"
+    orphan = int(procs.run("-c", start, timeout=60).stdout)
+    stat = Path(f"/proc/{orphan}/stat")
+    deadline = time.monotonic() + 30
+    while stat.read_text().rsplit(")", 1)[1].split()[:2] != ["Z", str(os.getpid())]:
+        assert time.monotonic() < deadline, stat.read_text()  # a zombie of this process's
+        time.sleep(0.05)
+    procs.close()
+    assert not stat.exists()
