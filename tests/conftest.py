@@ -19,7 +19,14 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
-from tests.zygote import REAL_SPAWN, Zygote, ZygotePopen, fork_compatible, route_spawns
+from tests.zygote import (
+    REAL_SPAWN,
+    RoutedPopen,
+    Zygote,
+    ZygotePopen,
+    fork_compatible,
+    route_spawns,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -52,6 +59,50 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     except AttributeError:  # not Linux
         cores = os.cpu_count() or 1
     return cores + 1
+
+
+# Tests that share what their test process computes once (a cache, a module-scoped fixture) run
+# in one test process, rather than each process computing it again: a group's name, or PARAM for
+# one process per parameter (the corpus runs each engine once, for all its tests).
+PARAM = "[param]"
+SHARED = {
+    "tests/acceptance/test_acceptance.py": "graph-oracles",  # helpers' cases and oracles
+    "tests/acceptance/test_zoo.py": "graph-oracles",
+    "tests/acceptance/test_corpus.py": PARAM,  # `outcome`
+    "tests/acceptance/test_tensors.py": "tensor-cases",
+    "tests/unit/test_html_report.py": "report-pages",  # tests/report_pages.py
+    "tests/unit/test_html_templates.py": "report-pages",
+    "tests/unit/test_junit.py": "report-pages",
+    "tests/e2e/test_browser.py": "report-pages",
+    "tests/e2e/test_grade.py": "grade",  # module-scoped fixtures
+    "tests/e2e/test_grade_jobs.py": "grade-jobs",
+    "tests/e2e/test_merge_shards.py": "merge-shards",
+    "tests/unit/test_seed_example.py": "seed-example",
+}
+
+
+def shared_scope(nodeid: str) -> str:
+    """The unit of work `nodeid` belongs to: its SHARED group, else itself."""
+    path, _, rest = nodeid.partition("::")
+    group = SHARED.get(path)
+    if group == PARAM:
+        param = rest.partition("[")[2]
+        return f"{path}[{param}" if param else nodeid
+    return group or nodeid
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
+    """`--dist load` (the default) with SHARED's groups kept together, as `--dist loadgroup` would
+    with markers (pytest-xdist 3.8 cannot mark pytest 9.2's node ids). Another --dist: xdist's."""
+    if config.getvalue("dist") != "load":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class Shared(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return shared_scope(nodeid)
+
+    return Shared(config, log)  # type: ignore[arg-type]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -244,6 +295,15 @@ def _spawned_from_the_zygote(zygote: Zygote | None) -> Iterator[None]:
     yield
     if undo is not None:
         undo()
+
+
+@pytest.fixture
+def forked_pythons(zygote: Zygote | None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`subprocess.Popen([sys.executable, ...])` anywhere in this test forks the zygote where a
+    fork can be that program (pytest-xdist's workers, which execnet starts as `python -u -c`)."""
+    if zygote is not None:
+        routed = type("Routed", (RoutedPopen,), {"zygote": zygote})
+        monkeypatch.setattr(subprocess, "Popen", routed)
 
 
 @pytest.fixture

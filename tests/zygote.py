@@ -23,6 +23,7 @@ import contextlib
 import ctypes
 import fcntl
 import inspect
+import io
 import json
 import os
 import signal
@@ -34,6 +35,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import ClassVar
 
 ROOT = Path(__file__).resolve().parents[1]
 # What every program the tests start imports anyway (the CLI's run, its checkers and reports).
@@ -51,14 +53,23 @@ REAL_SPAWN = "CONFORMANCE_TEST_REAL_SPAWN"
 
 def fork_compatible(args: tuple[str, ...], env: dict[str, str], base: dict | None = None) -> bool:
     """Whether `python ARGS` with `env` can be a fork of a zygote started with `base` (this
-    process's environment by default): `-m MODULE`, `-c CODE` or a script, and no difference in
-    what only a starting interpreter reads."""
+    process's environment by default): `-m MODULE`, `-c CODE` or a script, after `-u` if any, and
+    no difference in what only a starting interpreter reads."""
     base = dict(os.environ) if base is None else base
+    args = _program(args)
     flag = args[:1] in (("-m",), ("-c",))
     if not args or (flag and len(args) < 2) or (not flag and args[0].startswith("-")):
         return False
     changed = {k for k in set(env) | set(base) if env.get(k) != base.get(k)}
     return not any(k.startswith(_AT_START) for k in changed - {"PYTHONPATH"})
+
+
+def _program(args: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """ARGS without the leading flags a fork honours (`-u`: stdout and stderr unbuffered)."""
+    args = tuple(args)
+    while args[:1] == ("-u",):
+        args = args[1:]
+    return args
 
 
 class Zygote:
@@ -152,13 +163,20 @@ def _become_subreaper() -> bool:
         return False
 
 
+# Popen's own, as the tests may replace subprocess.Popen (`forked_pythons`).
+_EXECUTE_CHILD = inspect.signature(subprocess.Popen._execute_child)
+
+
 class ZygotePopen(subprocess.Popen):
     """`subprocess.Popen`, the child forked by the zygote rather than executed anew."""
 
     zygote: Zygote
 
     def _execute_child(self, *args, **kwargs) -> None:  # type: ignore[override]
-        a = inspect.signature(subprocess.Popen._execute_child).bind(self, *args, **kwargs).arguments
+        a = _EXECUTE_CHILD.bind(self, *args, **kwargs).arguments
+        if not self._forkable(a):
+            super()._execute_child(*args, **kwargs)
+            return
         ends = (a["p2cread"], a["c2pwrite"], a["errwrite"])
         fds = [fd if fd != -1 else os.dup(std) for std, fd in enumerate(ends)]
         try:
@@ -177,6 +195,30 @@ class ZygotePopen(subprocess.Popen):
         self._child_created = True
         self._close_pipe_fds(a["p2cread"], a["p2cwrite"], a["c2pread"], a["c2pwrite"],
                              a["errread"], a["errwrite"])  # fmt: skip
+
+    def _forkable(self, a: dict) -> bool:
+        return True  # its callers have checked
+
+
+class RoutedPopen(ZygotePopen):
+    """`subprocess.Popen`: `python ...` a fork of the zygote where a fork can be that program
+    (`fork_compatible`, and no option an exec honours that the fork would not), else as asked."""
+
+    # Popen's options as a plain `Popen(args, stdin=..., stdout=..., cwd=..., env=...)` has them.
+    _PLAIN: ClassVar[dict] = {
+        "preexec_fn": None, "pass_fds": (), "shell": False, "start_new_session": False,
+        "process_group": -1, "gid": None, "gids": None, "uid": None, "umask": -1,
+    }  # fmt: skip
+
+    def _forkable(self, a: dict) -> bool:
+        args = list(a["args"]) if not isinstance(a["args"], (str, bytes)) else []
+        env = dict(os.environ if a["env"] is None else a["env"])
+        return (
+            bool(args)
+            and os.fsdecode(a["executable"] or args[0]) == sys.executable
+            and all(a.get(k, v) == v for k, v in self._PLAIN.items())
+            and fork_compatible(tuple(map(os.fsdecode, args[1:])), env, self.zygote.env)
+        )
 
 
 def route_spawns(zygote: Zygote) -> Callable[[], None]:
@@ -281,7 +323,7 @@ def _become(request: dict, fds: list[int]) -> None:
     os.chdir(request["cwd"])
     os.environ.clear()
     os.environ.update(request["env"])
-    args = request["args"]
+    args = _program(request["args"])
     if args[0] == "-m":
         first = os.getcwd()
     elif args[0] == "-c":
@@ -308,7 +350,14 @@ def _run(request: dict) -> None:
     import threading
     import types
 
-    args = request["args"]
+    if request["args"][0] == "-u":  # as `python -u` opens them
+        for name in ("stdout", "stderr"):
+            old = getattr(sys, name)
+            raw = io.FileIO(old.fileno(), "w", closefd=False)
+            new = io.TextIOWrapper(raw, old.encoding, old.errors, write_through=True)
+            setattr(sys, name, new)
+            setattr(sys, f"__{name}__", new)
+    args = _program(request["args"])
     code: int = 0
     interrupted = False
     main = types.ModuleType("__main__")  # the program's, not this file's

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shlex
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -37,7 +36,7 @@ def test_refimpl_layers_pass_strict_and_the_csv_is_the_same_in_parallel(
 
 
 def test_a_buggy_layer_fails_with_its_hint_and_a_reproducer_that_runs_anywhere(
-    conformance, tmp_path: Path
+    conformance, processes, tmp_path: Path
 ) -> None:
     out = tmp_path / "r"
     proc = conformance("run", "--engine", BUGGY, "--cases", "160", "--out", str(out))
@@ -49,8 +48,7 @@ def test_a_buggy_layer_fails_with_its_hint_and_a_reproducer_that_runs_anywhere(
     (script,) = (out / "failures").glob("*.py")
     data = json.loads(script.with_suffix(".json").read_text())
     assert data["layer"] == "affine" and data["tensor"] == "db"
-    ran = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True,
-                         text=True, timeout=120)  # fmt: skip
+    ran = processes.run(str(script), cwd=tmp_path, env=dict(os.environ), timeout=120)
     assert ran.returncode == 1 and "grad db: fail: db has shape" in ran.stdout, ran.stderr
     # The row's reproduce command reruns exactly its case.
     argv = shlex.split(bad.iloc[0]["reproduce"])

@@ -83,7 +83,9 @@ def test_refimpl_passes_every_case_and_reports_the_rows_run_writes(inner, confor
     assert (tmp_path / "plugin" / "conformance.html").stat().st_size > 0
 
 
-def test_a_buggy_engine_fails_items_with_the_diagnosis_in_two_processes(inner) -> None:
+def test_a_buggy_engine_fails_items_with_the_diagnosis_in_two_processes(
+    inner, forked_pythons
+) -> None:
     tmp_path = Path.cwd()
     proc = inner("--backprop-engine", SWAPPED, "--backprop-suite", "graphs", "--backprop-cases",
                  "10", "-k", "mul and not affine", "-n", "2", "--backprop-report", "rep",

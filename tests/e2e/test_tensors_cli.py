@@ -5,9 +5,9 @@ the protocol, and one-line errors."""
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -40,7 +40,7 @@ def test_refimpl_passes_strict_and_the_csv_is_the_same_in_parallel(
 
 
 def test_a_buggy_engine_fails_with_a_shrunk_reproducer_that_replays(
-    conformance, tmp_path: Path
+    conformance, processes, tmp_path: Path
 ) -> None:
     out = tmp_path / "r"
     proc = conformance("run", "--engine", BUGGY, "--cases", "100", "--out", str(out))
@@ -59,8 +59,8 @@ def test_a_buggy_engine_fails_with_a_shrunk_reproducer_that_replays(
     assert fine.returncode == 0 and fine.stdout.strip().endswith("PASS")
     scalar = conformance("replay", str(path), "--engine", "refimpl")
     assert scalar.returncode == 2 and "replay it on a tensor engine" in scalar.stderr
-    ran = subprocess.run([sys.executable, str(path.with_suffix(".py"))], cwd=tmp_path,
-                         capture_output=True, text=True, timeout=120)  # fmt: skip
+    script = str(path.with_suffix(".py"))
+    ran = processes.run(script, cwd=tmp_path, env=dict(os.environ), timeout=120)
     assert ran.returncode == 1 and "blame: mean" in ran.stdout, ran.stdout + ran.stderr
     argv = shlex.split(bad.iloc[0]["reproduce"])  # the row's command reruns its case alone
     again = conformance(*argv[3:-2], "--out", str(tmp_path / "again"), *argv[-2:])

@@ -17,7 +17,7 @@ import pytest
 
 import tests.zygote
 from tests.conftest import Processes
-from tests.zygote import REAL_SPAWN, Zygote, ZygotePopen, fork_compatible
+from tests.zygote import REAL_SPAWN, RoutedPopen, Zygote, ZygotePopen, fork_compatible
 
 PROBE = textwrap.dedent("""
     import json, os, sys
@@ -118,7 +118,9 @@ def test_only_what_a_fork_can_give_is_forked() -> None:
     env = dict(os.environ)
     assert fork_compatible(("-m", "conformance", "run"), env)
     assert fork_compatible(("script.py",), {**env, "PYTHONPATH": "/elsewhere"})
+    assert fork_compatible(("-u", "-c", "pass"), env)  # pytest-xdist's workers
     assert not fork_compatible(("-X", "importtime", "-c", "pass"), env)
+    assert not fork_compatible(("-u",), env)
     assert not fork_compatible(("-m",), env)
     assert not fork_compatible(("script.py",), {**env, "PYTHONIOENCODING": "latin-1"})
     assert not fork_compatible(("script.py",), {**env, "LC_ALL": "C"})
@@ -212,3 +214,30 @@ def test_orphans_of_a_program_are_reaped_when_the_test_ends(zygote: Zygote | Non
         time.sleep(0.05)
     procs.close()
     assert not stat.exists()
+
+
+UNBUFFERED = (
+    "import sys; print(type(sys.stdout.buffer).__name__, sys.stdout.write_through, sys.argv,"
+    " 'torch' in sys.modules, end=' '); sys.stdin.read()"
+)
+
+
+def test_a_routed_popen_forks_a_plain_python_and_starts_the_rest(zygote, tmp_path: Path) -> None:
+    if zygote is None:
+        pytest.skip("no zygote on this platform")
+    routed = type("Routed", (RoutedPopen,), {"zygote": zygote})
+    # As execnet starts pytest-xdist's workers: a fork (torch imported ahead), stdout unbuffered.
+    proc = routed([sys.executable, "-u", "-c", UNBUFFERED], stdin=subprocess.PIPE,
+                  stdout=subprocess.PIPE)  # fmt: skip
+    try:
+        said = proc.stdout.read(len("FileIO True ['-c'] True "))  # before it ends: not buffered
+    finally:
+        proc.communicate(timeout=60)
+    assert said == b"FileIO True ['-c'] True "
+    # What a fork would not honour (a new session, a shell, another program) starts as asked.
+    fresh = routed([sys.executable, "-c", "import os, sys; print(os.getsid(0) == os.getpid(), "
+                    "'torch' in sys.modules)"], stdout=subprocess.PIPE, text=True,
+                   start_new_session=True)  # fmt: skip
+    assert fresh.communicate(timeout=60)[0].split() == ["True", "False"]
+    shell = routed("echo $0", shell=True, stdout=subprocess.PIPE, text=True, cwd=tmp_path)
+    assert shell.communicate(timeout=60)[0].strip() == "/bin/sh"
