@@ -168,12 +168,10 @@ def training_table(frame: pd.DataFrame) -> pd.DataFrame:
             "envelope": traj["tolerance"],
         }
     )
-    worst = (
-        pd.concat([loss["status"], traj["status"]])
-        .groupby(level=[0, 1])
-        .agg(lambda s: "fail" if (s == "fail").any() else s.iloc[0])
-    )
-    table["status"] = worst
+    # A step's status: fail if its loss or its trajectory fails, else its loss row's.
+    both = pd.concat([loss["status"], traj["status"]])
+    failing = (both == "fail").groupby(level=[0, 1]).any()
+    table["status"] = both.groupby(level=[0, 1]).first().where(~failing, "fail")
     order = list(dict.fromkeys(rows["case"]))
     table = table.reset_index()
     table["case"] = pd.Categorical(table["case"], order)
