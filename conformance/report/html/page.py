@@ -1,13 +1,14 @@
 """DIR/conformance.html: one self-contained page, readable without a network or a script.
 
 Everything is inline: the style sheet, the plots and the graph drawings (SVG, drawn in Python by
-`charts` and `graph`). A Content-Security-Policy forbids the page any fetch at all. Tables are
-pandas Stylers with a class per cell, so the colours live in the one style sheet.
+`charts` and `graph`). A Content-Security-Policy forbids the page any fetch at all. Tables have
+a class per cell (`table`, the markup pandas' Styler writes), so the colours live in the one
+style sheet.
 
 The markup is in Jinja2 templates (templates/, package data), autoescaped: this module gathers
 what each section says (`sections`), the templates write it. Only three kinds of value reach a
 template as Markup, deliberately: the SVG drawings (charts and graph escape every text they
-embed), the Styler tables (escape="html") and the CSP constant. The navigation is made from the
+embed), the tables (every string cell escaped) and the CSP constant. The navigation is made from the
 same list of sections as the body.
 
 The page, top to bottom: the verdict; what changed against a baseline; counts by suite with the
@@ -28,7 +29,6 @@ from pathlib import Path
 import pandas as pd
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
-from pandas.io.formats.style import Styler
 
 from conformance.checks.diagnose import Diagnosis
 from conformance.checks.training import ENVELOPE, training_table
@@ -48,6 +48,7 @@ from conformance.report.html.charts import (
 from conformance.report.html.graph import MAX_DRAWN_NODES, draw_graph
 from conformance.report.html.heatmap import heatmap
 from conformance.report.html.neurons import seed_example
+from conformance.report.html.table import html_table
 
 __all__ = ["CSP", "ENVIRONMENT", "MAX_ROWS", "Section", "render", "sections"]
 
@@ -66,13 +67,7 @@ def _num(x: object) -> str:
 
 def _table(frame: pd.DataFrame, classes: pd.DataFrame, uuid: str, formats: dict) -> Markup:
     """`frame` as an HTML table: cells escaped, numbers formatted, a class per cell."""
-    styler = Styler(frame, uuid=uuid, cell_ids=False)
-    styler = styler.hide(axis="index").format(escape="html", na_rep="")
-    for column, fmt in formats.items():
-        styler = styler.format(fmt, subset=[column], escape="html", na_rep="")
-    text = styler.set_td_classes(classes).to_html()
-    # Markup, deliberately: the Styler escaped every cell (escape="html").
-    return Markup(text.replace('<style type="text/css">\n</style>\n', ""))  # empty: classes only
+    return html_table(frame, classes, uuid, formats)
 
 
 def _status_classes(frame: pd.DataFrame, numeric: Sequence[str] = ()) -> pd.DataFrame:
