@@ -65,11 +65,6 @@ def _num(x: object) -> str:
     return "" if x is None or pd.isna(x) else number(float(x))
 
 
-def _table(frame: pd.DataFrame, classes: pd.DataFrame, uuid: str, formats: dict) -> Markup:
-    """`frame` as an HTML table: cells escaped, numbers formatted, a class per cell."""
-    return html_table(frame, classes, uuid, formats)
-
-
 def _status_classes(frame: pd.DataFrame, numeric: Sequence[str] = ()) -> pd.DataFrame:
     classes = pd.DataFrame("", index=frame.index, columns=frame.columns)
     for col in numeric:
@@ -105,7 +100,7 @@ def _count_table(frame: pd.DataFrame, uuid: str) -> Markup:
             tag = "bad" if bad else good
             classes[col] = ("num " + zero.map({True: "zero", False: tag})).str.strip()
     formats = {c: "{:,}" for c in frame.columns if c in STATUSES or c in ("rows", "cases")}
-    return _table(frame, classes, uuid, formats)
+    return html_table(frame, classes, uuid, formats)
 
 
 def _by_suite(frame: pd.DataFrame) -> pd.DataFrame:
@@ -166,7 +161,7 @@ def _baseline_section(comparison) -> dict | None:
             {
                 "title": title,
                 "count": len(frame),
-                "table": _table(shown, classes, uuid, formats),
+                "table": html_table(shown, classes, uuid, formats),
                 "more": len(frame) - len(shown),
             }
         )
@@ -430,7 +425,8 @@ def _rows_section(frame: pd.DataFrame) -> dict | None:
         return None
     shown = not_passed.head(MAX_ROWS)[list(_ROW_COLUMNS)].reset_index(drop=True)
     numeric = ("expected", "actual", "fd", "tolerance")
-    table = _table(shown, _status_classes(shown, numeric), "rows", dict.fromkeys(numeric, _num))
+    formats = dict.fromkeys(numeric, _num)
+    table = html_table(shown, _status_classes(shown, numeric), "rows", formats)
     return {"count": len(not_passed), "table": table, "more": len(not_passed) - len(shown)}
 
 
