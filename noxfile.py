@@ -12,6 +12,7 @@ nox.options.sessions = ["tests", "conformance"]
 
 ROOT = Path(__file__).parent
 CONSTRAINTS = ("-c", "constraints.txt")
+_SOURCES = ("conformance", "refimpl", "benchmarks", "tests")
 
 
 def _install(session: nox.Session, *args: str) -> None:
@@ -46,6 +47,12 @@ def conformance(session: nox.Session) -> None:
 def tests(session: nox.Session) -> None:
     """Run the project's own tests (see tests/README.md)."""
     _install(session, "-e", ".[test]")
+    # Bytecode cached in this virtualenv, never beside the sources, even where the environment
+    # says not to write it: otherwise every test process, and every program the tests start,
+    # compiles the project's modules anew (2 s of a test process's 6.5 s start, measured).
+    session.env["PYTHONPYCACHEPREFIX"] = str(Path(session.virtualenv.location) / "pycache")
+    session.env["PYTHONDONTWRITEBYTECODE"] = ""
+    session.run("python", "-m", "compileall", "-q", "-j", "0", *_SOURCES, silent=True)
     session.run("pytest", *session.posargs)  # in parallel: -n auto in pyproject's addopts
 
 

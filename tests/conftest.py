@@ -105,6 +105,25 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | 
     return Shared(config, log)  # type: ignore[arg-type]
 
 
+def pytest_xdist_setupnodes(config: pytest.Config, specs: list) -> None:
+    """pytest-xdist's test processes are forks of a template that has imported torch, numpy and
+    pandas once, each forked with a zygote of its own (tests/zygote.py), rather than fresh
+    interpreters importing them again, twice each."""
+    if os.environ.get("CONFORMANCE_TEST_NO_ZYGOTE"):
+        return
+    template = Zygote(template=True)
+    if not template.usable:
+        return
+    real = subprocess.Popen
+    subprocess.Popen = type("Workers", (RoutedPopen,), {"zygote": template, "nest": True})
+
+    def restore() -> None:
+        subprocess.Popen = real  # type: ignore[misc]
+        template.close()
+
+    config.add_cleanup(restore)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if config.getoption("--runslow"):
         return

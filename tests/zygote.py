@@ -13,6 +13,11 @@ zygote's; numpy's global random state is reseeded), and PR_SET_PDEATHSIG follows
 process's main thread rather than the thread that asked (tests of either use `fresh=True` or the
 `real_spawns` fixture). When the zygote cannot serve a request, the process is started anew.
 
+pytest-xdist's test processes are forks too, of a template (`python tests/zygote.py FD
+template`, which imports only LIBRARIES: pytest must import the suite's own modules itself, to
+rewrite their assertions), started by the controller (`pytest_xdist_setupnodes` in conftest.py).
+Each is forked with a zygote of its own, its child (`nest`), which it takes as its Zygote.
+
 Run as a script, this file is the zygote: `python tests/zygote.py FD`, FD its end of a socket.
 Each request is an 8-byte length and a JSON body, the descriptors sent with the length.
 """
@@ -39,16 +44,22 @@ from typing import ClassVar
 
 ROOT = Path(__file__).resolve().parents[1]
 # What every program the tests start imports anyway (the CLI's run, its checkers and reports).
+# A template (pytest-xdist's test processes are its forks) imports only the libraries: pytest
+# rewrites the assertions of the suite's own modules, which must not be imported ahead of it.
+LIBRARIES = ("numpy", "torch", "pandas", "jinja2")
 PRELOAD = (
-    "numpy", "torch", "pandas", "jinja2", "conformance.cli.main", "conformance.run.pipeline",
-    "conformance.run.parallel", "conformance.report.writers", "conformance.report.html.page",
-    "conformance.failures.replay", "conformance.checks.judge",
+    *LIBRARIES, "conformance.cli.main", "conformance.run.pipeline", "conformance.run.parallel",
+    "conformance.report.writers", "conformance.report.html.page", "conformance.failures.replay",
+    "conformance.checks.judge",
 )  # fmt: skip
 # Variables a fresh interpreter reads as it starts, which a fork cannot change afterwards.
 _AT_START = ("PYTHON", "LC_", "LANG", "OPENBLAS", "OMP_", "MKL_")
 _PR_SET_CHILD_SUBREAPER = 36
 # Set in the environment, multiprocessing's processes are spawned anew (`real_spawns` fixture).
 REAL_SPAWN = "CONFORMANCE_TEST_REAL_SPAWN"
+# "FD PID": the socket and pid of a zygote forked along with this process (`nest`), taken by
+# the first Zygote made here.
+NESTED = "CONFORMANCE_TEST_ZYGOTE"
 
 
 def fork_compatible(args: tuple[str, ...], env: dict[str, str], base: dict | None = None) -> bool:
@@ -73,30 +84,44 @@ def _program(args: tuple[str, ...] | list[str]) -> tuple[str, ...]:
 
 
 class Zygote:
-    """The test process's end: starts the zygote on first use, asks it for forks."""
+    """The test process's end: starts the zygote on first use (or takes the one forked along
+    with this process), asks it for forks. A `template` imports only LIBRARIES."""
 
-    def __init__(self) -> None:
+    def __init__(self, template: bool = False) -> None:
         self._lock = threading.Lock()
         self._sock: socket.socket | None = None
         self._proc: subprocess.Popen | None = None
+        self._nested: int | None = None  # the pid of a zygote forked along with this process
+        self._template = template
         self.usable = sys.platform == "linux" and _become_subreaper()
+        nested = os.environ.pop(NESTED, "").split()
+        if nested and self.usable and not template:
+            self._sock, self._nested = socket.socket(fileno=int(nested[0])), int(nested[1])
         # The environment it starts with (whenever it starts): forks compare theirs with it.
         self.env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
 
     def _start(self) -> socket.socket:
         mine, theirs = socket.socketpair()
+        kind = ["template"] if self._template else []
         self._proc = subprocess.Popen(
-            [sys.executable, str(Path(__file__).resolve()), str(theirs.fileno())],
+            [sys.executable, str(Path(__file__).resolve()), str(theirs.fileno()), *kind],
             pass_fds=[theirs.fileno()], cwd=ROOT, env=self.env, stdin=subprocess.DEVNULL,
         )  # fmt: skip
         theirs.close()
         return mine
 
     def spawn(
-        self, args: list[str], cwd: str, env: dict[str, str], fds: list[int], keep: tuple = ()
+        self,
+        args: list[str],
+        cwd: str,
+        env: dict[str, str],
+        fds: list[int],
+        keep: tuple = (),
+        nest: bool = False,
     ) -> int:
         """Fork `python ARGS` in `cwd` with `env`, stdin/stdout/stderr `fds[:3]`, and the
         descriptors `keep` (`fds[3:]`) under the same numbers; its pid, a child of this process.
+        `nest`: fork a zygote of its own along with it (its child, found through NESTED).
         OSError when the zygote cannot: the caller starts the process anew. Whatever goes wrong
         mid-request (an interrupt too) ends this zygote, so no reply is left for the next one."""
         with self._lock:
@@ -104,7 +129,8 @@ class Zygote:
                 if self._sock is None:
                     self._sock = self._start()
                 mask = sorted(int(n) for n in signal.pthread_sigmask(signal.SIG_BLOCK, ()))
-                request = {"args": args, "cwd": cwd, "env": env, "keep": list(keep), "mask": mask}
+                request = {"args": args, "cwd": cwd, "env": env, "keep": list(keep), "mask": mask,
+                           "nest": nest}  # fmt: skip
                 _send(self._sock, json.dumps(request).encode(), fds)
                 answer = json.loads(_receive(self._sock)[0])
             except BaseException:
@@ -123,6 +149,11 @@ class Zygote:
             self._proc.kill()
             self._proc.wait()
             self._proc = None
+        if self._nested is not None:
+            with contextlib.suppress(OSError):
+                os.kill(self._nested, signal.SIGKILL)
+                os.waitpid(self._nested, 0)
+            self._nested = None
 
     def close(self) -> None:
         with self._lock:
@@ -168,9 +199,11 @@ _EXECUTE_CHILD = inspect.signature(subprocess.Popen._execute_child)
 
 
 class ZygotePopen(subprocess.Popen):
-    """`subprocess.Popen`, the child forked by the zygote rather than executed anew."""
+    """`subprocess.Popen`, the child forked by the zygote rather than executed anew (`nest`:
+    with a zygote of its own)."""
 
     zygote: Zygote
+    nest: bool = False
 
     def _execute_child(self, *args, **kwargs) -> None:  # type: ignore[override]
         a = _EXECUTE_CHILD.bind(self, *args, **kwargs).arguments
@@ -182,7 +215,7 @@ class ZygotePopen(subprocess.Popen):
         try:
             env = dict(os.environ if a["env"] is None else a["env"])
             cwd = os.fspath(a["cwd"] if a["cwd"] is not None else os.getcwd())
-            self.pid = self.zygote.spawn(list(a["args"])[1:], cwd, env, fds)
+            self.pid = self.zygote.spawn(list(a["args"])[1:], cwd, env, fds, nest=self.nest)
         except OSError:  # the zygote could not: a fresh python, as asked
             self.pid = None
         finally:
@@ -296,7 +329,10 @@ def _fork(sock: socket.socket, request: dict, fds: list[int]) -> str:
             sock.close()
             while os.getppid() == middle_pid:  # until re-parented: as if started by the test
                 time.sleep(0.0002)
-            _become(request, fds)
+            nested = _nest(fds) if request.get("nest") else None
+            _become(request, fds, spare=nested[:1] if nested else ())
+            if nested:
+                os.environ[NESTED] = f"{nested[0]} {nested[1]}"
             return "child"
         os.write(w, str(pid).encode())
         os._exit(0)
@@ -307,16 +343,34 @@ def _fork(sock: socket.socket, request: dict, fds: list[int]) -> str:
     return pid
 
 
-def _become(request: dict, fds: list[int]) -> None:
+def _nest(fds: list[int]) -> tuple[int, int]:
+    """In the forked program: fork a zygote of its own, its child, with this one's imports and
+    what PRELOAD adds; the program's end of their socket (out of the way of the descriptors it
+    will be given, and not inherited by what it executes) and the zygote's pid."""
+    mine, theirs = socket.socketpair()
+    pid = os.fork()
+    if pid == 0:  # the nested zygote: none of the program's descriptors, which must see EOF
+        mine.close()
+        for fd in fds:
+            os.close(fd)
+        _preload(PRELOAD)
+        _run(_serve(theirs))
+    theirs.close()
+    high = fcntl.fcntl(mine.fileno(), fcntl.F_DUPFD_CLOEXEC, 1000)
+    mine.close()
+    return high, pid
+
+
+def _become(request: dict, fds: list[int], spare: tuple[int, ...] = ()) -> None:
     """In the forked child: the descriptors, folder, environment and sys.path of a fresh
-    `python ARGS` started there."""
+    `python ARGS` started there (and the descriptors `spare`, left as they are)."""
     targets = [0, 1, 2, *request["keep"]]
     high = [fcntl.fcntl(fd, fcntl.F_DUPFD, 1000) for fd in fds]  # out of the targets' way
     for fd in fds:
         os.close(fd)
     for fd, target in zip(high, targets):
         os.dup2(fd, target)
-    keep = sorted(set(targets))
+    keep = sorted({*targets, *spare})
     for low, top in zip(keep, [*keep[1:], 1 << 16]):
         os.closerange(low + 1, top)
     signal.pthread_sigmask(signal.SIG_SETMASK, request["mask"])  # as an exec keeps the caller's
@@ -426,15 +480,19 @@ def _exit_status(code: object) -> int:
     return 1
 
 
-if __name__ == "__main__":
+def _preload(names: tuple[str, ...]) -> None:
     import gc
 
-    _BASE_PATH = list(sys.path[1:])
-    signal.pthread_sigmask(signal.SIG_SETMASK, ())  # started by whoever asked first, as it was
-    for name in PRELOAD:
+    for name in names:
         with contextlib.suppress(ImportError):
             __import__(name)
     gc.freeze()  # the forks' collections leave the inherited objects (and their pages) alone
+
+
+if __name__ == "__main__":
+    _BASE_PATH = list(sys.path[1:])
+    signal.pthread_sigmask(signal.SIG_SETMASK, ())  # started by whoever asked first, as it was
+    _preload(LIBRARIES if sys.argv[2:] == ["template"] else PRELOAD)
     _sock = socket.socket(fileno=int(sys.argv[1]))
     _request = _serve(_sock)
     del _sock

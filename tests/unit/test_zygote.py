@@ -241,3 +241,21 @@ def test_a_routed_popen_forks_a_plain_python_and_starts_the_rest(zygote, tmp_pat
     assert fresh.communicate(timeout=60)[0].split() == ["True", "False"]
     shell = routed("echo $0", shell=True, stdout=subprocess.PIPE, text=True, cwd=tmp_path)
     assert shell.communicate(timeout=60)[0].strip() == "/bin/sh"
+
+
+def test_a_test_process_is_a_fork_of_the_template_with_a_zygote_of_its_own(
+    zygote: Zygote | None, tmp_path: Path
+) -> None:
+    """Under pytest-xdist (conftest's `pytest_xdist_setupnodes`): this process came forked with
+    a zygote, its own child, which it took; that zygote has the suite's modules imported."""
+    if zygote is None or "PYTEST_XDIST_WORKER" not in os.environ:
+        pytest.skip("only pytest-xdist's test processes are forked from the template")
+    assert tests.zygote.NESTED not in os.environ  # taken, and not passed on
+    nested = zygote._nested
+    assert nested is not None
+    assert Path(f"/proc/{nested}/stat").read_text().rsplit(")", 1)[1].split()[1] == str(os.getpid())
+    forked = type("Forked", (ZygotePopen,), {"zygote": zygote})
+    code = "import json, os, sys; print(json.dumps([os.getppid(), sorted(sys.modules)]))"
+    proc = forked([sys.executable, "-c", code], cwd=tmp_path, stdout=subprocess.PIPE, text=True)
+    parent, modules = json.loads(proc.communicate(timeout=60)[0])
+    assert parent == os.getpid() and "conformance.run.pipeline" in modules
