@@ -333,9 +333,8 @@ def write_reports(
     meta = safe_data(meta)
     _atomic(paths["json"], lambda p: p.write_text(json.dumps(meta, indent=2) + "\n"))
     _atomic(paths["junit"], lambda p: write_junit(frame, meta, p))
-    page = render_html(
-        frame, summary, meta, outcome.failures, baseline, getattr(outcome, "layer_failures", [])
-    )
+    layer_failures = getattr(outcome, "layer_failures", [])
+    page = render_html(frame, summary, meta, outcome.failures, baseline, layer_failures, curves)
     # The failures' rows reach the page unsanitised: the whole page is the safety net.
     _atomic(paths["html"], lambda p: p.write_text(safe_text(page), encoding="utf-8"))
     paths["failures"] = failure_files

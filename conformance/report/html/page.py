@@ -366,11 +366,14 @@ def _layer_cards(layer_failures: Sequence, paths: Sequence[str]) -> list[dict]:
     return cards
 
 
-def _training_section(frame: pd.DataFrame) -> dict | None:
-    """Per training case, the engine's loss curve over torch's, and the verdict in words."""
-    table = training_table(frame) if len(frame) else pd.DataFrame()
-    if table.empty:
+def _training_section(frame: pd.DataFrame, curves: pd.DataFrame | None = None) -> dict | None:
+    """Per training case, the engine's loss curve over torch's, and the verdict in words
+    (`curves`: the frame's training_table, where the caller has it already)."""
+    if curves is None:
+        curves = training_table(frame) if len(frame) else pd.DataFrame()
+    if curves.empty:
         return None
+    table = curves
     figures = []
     for case, steps in table.groupby("case", sort=False):
         bad = int((steps["status"] != "pass").sum())
@@ -448,9 +451,10 @@ def sections(
     failures: Sequence = (),
     comparison=None,
     layer_failures: Sequence = (),
+    curves: pd.DataFrame | None = None,
 ) -> list[Section]:
     """The page's sections, top to bottom, leaving out those with nothing to say: the
-    navigation and the body are both made from this list."""
+    navigation and the body are both made from this list (`curves`: see render)."""
     glance = {
         "table": _count_table(_by_suite(frame), "suites") if len(frame) else None,
         "plots": _error_plots(frame),
@@ -470,7 +474,7 @@ def sections(
             _layers_section(frame, layer_failures, meta.get("failures", [])),
         ),
         Section("differences", "differences", "differences.html.j2", _differences_section(frame)),
-        Section("training", "training", "training.html.j2", _training_section(frame)),
+        Section("training", "training", "training.html.j2", _training_section(frame, curves)),
         Section("coverage", "coverage", "coverage.html.j2", meta.get("unsupported") or None),
         Section("by-op", "by op", "by_op.html.j2", by_op),
         Section("rows", "rows not passed", "rows.html.j2", _rows_section(frame)),
@@ -504,12 +508,14 @@ def render(
     failures: Sequence = (),
     comparison=None,
     layer_failures: Sequence = (),
+    curves: pd.DataFrame | None = None,
 ) -> str:
     """The whole page. `failures` are reproducers.Failure objects, in the order of
-    `meta["failures"]` (their JSON paths); `comparison` a baseline.Comparison, or None."""
+    `meta["failures"]` (their JSON paths); `comparison` a baseline.Comparison, or None;
+    `curves` the frame's training_table, where the caller has made it already."""
     return ENVIRONMENT.get_template("page.html.j2").render(
         csp=Markup(CSP),  # a constant: its quotes are the policy's own
         meta=meta,
         header=_header(meta),
-        sections=sections(frame, summary, meta, failures, comparison, layer_failures),
+        sections=sections(frame, summary, meta, failures, comparison, layer_failures, curves),
     )
