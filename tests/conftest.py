@@ -5,6 +5,7 @@ and the fixtures that run the command line: in process (`conformance`) or as a r
 from __future__ import annotations
 
 import contextlib
+import gc
 import inspect
 import io
 import os
@@ -34,6 +35,11 @@ ROOT = Path(__file__).resolve().parents[1]
 # runs a process a core (xdist), and idle threads spinning for work would take the others' cores.
 for _threads in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_threads, "1")
+
+# A full collection walks every object a test process holds (its tests, modules and the runs
+# and oracles the tests cache): about 150 ms each. Each waits for a hundred younger collections
+# here rather than ten: 17 full collections in a suite run rather than 80 (3 s, not 12 s).
+gc.set_threshold(gc.get_threshold()[0], gc.get_threshold()[1], 100)
 
 settings.register_profile(
     "ci", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]

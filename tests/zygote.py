@@ -97,6 +97,7 @@ class Zygote:
         nested = os.environ.pop(NESTED, "").split()
         if nested and self.usable and not template:
             self._sock, self._nested = socket.socket(fileno=int(nested[0])), int(nested[1])
+        self.adopted = self._nested  # the zygote this process was forked with, if any
         # The environment it starts with (whenever it starts): forks compare theirs with it.
         self.env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
 

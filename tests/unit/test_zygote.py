@@ -244,18 +244,14 @@ def test_a_routed_popen_forks_a_plain_python_and_starts_the_rest(zygote, tmp_pat
 
 
 def test_a_test_process_is_a_fork_of_the_template_with_a_zygote_of_its_own(
-    zygote: Zygote | None, tmp_path: Path
+    zygote: Zygote | None,
 ) -> None:
-    """Under pytest-xdist (conftest's `pytest_xdist_setupnodes`): this process came forked with
-    a zygote, its own child, which it took; that zygote has the suite's modules imported."""
+    """Under pytest-xdist (conftest's `pytest_xdist_setupnodes`): this process is a fork of the
+    template, which came with a zygote of its own, taken by the session's Zygote. (Another test
+    may have ended that zygote since; the tests above show what its forks are.)"""
     if zygote is None or "PYTEST_XDIST_WORKER" not in os.environ:
         pytest.skip("only pytest-xdist's test processes are forked from the template")
+    command = Path("/proc/self/cmdline").read_bytes().split(b"\0")
+    assert command[1].endswith(b"zygote.py") and command[3] == b"template"
     assert tests.zygote.NESTED not in os.environ  # taken, and not passed on
-    nested = zygote._nested
-    assert nested is not None
-    assert Path(f"/proc/{nested}/stat").read_text().rsplit(")", 1)[1].split()[1] == str(os.getpid())
-    forked = type("Forked", (ZygotePopen,), {"zygote": zygote})
-    code = "import json, os, sys; print(json.dumps([os.getppid(), sorted(sys.modules)]))"
-    proc = forked([sys.executable, "-c", code], cwd=tmp_path, stdout=subprocess.PIPE, text=True)
-    parent, modules = json.loads(proc.communicate(timeout=60)[0])
-    assert parent == os.getpid() and "conformance.run.pipeline" in modules
+    assert zygote.adopted is not None
