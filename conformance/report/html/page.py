@@ -373,9 +373,8 @@ def _training_section(frame: pd.DataFrame, curves: pd.DataFrame | None = None) -
         curves = training_table(frame) if len(frame) else pd.DataFrame()
     if curves.empty:
         return None
-    table = curves
     figures = []
-    for case, steps in table.groupby("case", sort=False):
+    for case, steps in curves.groupby("case", sort=False):
         bad = int((steps["status"] != "pass").sum())
         worst = (steps["max_param_diff"] / (ENVELOPE * steps["envelope"])).max()
         title = f"{case} ({steps['op'].iloc[0]})"
