@@ -121,7 +121,7 @@ def pytest_xdist_setupnodes(config: pytest.Config, specs: list) -> None:
     if not template.usable:
         return
     real = subprocess.Popen
-    subprocess.Popen = type("Workers", (RoutedPopen,), {"zygote": template, "nest": True})
+    subprocess.Popen = RoutedPopen.of(template, nest=True)
 
     def restore() -> None:
         subprocess.Popen = real  # type: ignore[misc]
@@ -250,7 +250,7 @@ class Processes:
         z = self.zygote
         forkable = z is not None and not fresh and set(popen) <= _FORKABLE
         if forkable and fork_compatible(args, env, z.env):  # type: ignore[union-attr]
-            make = type("Forked", (ZygotePopen,), {"zygote": z})
+            make = ZygotePopen.of(z)
         proc = make([sys.executable, *args], cwd=cwd, env=env, text=text, **popen)
         self.started.append(proc)
         return proc
@@ -327,7 +327,7 @@ def forked_pythons(zygote: Zygote | None, monkeypatch: pytest.MonkeyPatch) -> No
     """`subprocess.Popen([sys.executable, ...])` anywhere in this test forks the zygote where a
     fork can be that program (pytest-xdist's workers, which execnet starts as `python -u -c`)."""
     if zygote is not None:
-        routed = type("Routed", (RoutedPopen,), {"zygote": zygote})
+        routed = RoutedPopen.of(zygote)
         monkeypatch.setattr(subprocess, "Popen", routed)
 
 

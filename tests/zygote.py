@@ -206,6 +206,11 @@ class ZygotePopen(subprocess.Popen):
     zygote: Zygote
     nest: bool = False
 
+    @classmethod
+    def of(cls, zygote: Zygote, nest: bool = False) -> type[ZygotePopen]:
+        """This Popen class with its children forked by `zygote`."""
+        return type(cls.__name__, (cls,), {"zygote": zygote, "nest": nest})
+
     def _execute_child(self, *args, **kwargs) -> None:  # type: ignore[override]
         a = _EXECUTE_CHILD.bind(self, *args, **kwargs).arguments
         if not self._forkable(a):

@@ -33,7 +33,7 @@ PROBE = textwrap.dedent("""
 def forked(zygote: Zygote | None):
     if zygote is None:
         pytest.skip("no zygote on this platform")
-    return type("Forked", (ZygotePopen,), {"zygote": zygote})
+    return ZygotePopen.of(zygote)
 
 
 def _probe(forked, tmp_path: Path, *args: str, **env: str) -> tuple[dict, str, int]:
@@ -225,7 +225,7 @@ UNBUFFERED = (
 def test_a_routed_popen_forks_a_plain_python_and_starts_the_rest(zygote, tmp_path: Path) -> None:
     if zygote is None:
         pytest.skip("no zygote on this platform")
-    routed = type("Routed", (RoutedPopen,), {"zygote": zygote})
+    routed = RoutedPopen.of(zygote)
     # As execnet starts pytest-xdist's workers: a fork (torch imported ahead), stdout unbuffered.
     proc = routed([sys.executable, "-u", "-c", UNBUFFERED], stdin=subprocess.PIPE,
                   stdout=subprocess.PIPE)  # fmt: skip
