@@ -9,9 +9,11 @@ forks an intermediate, which forks the program and exits; the program is then re
 test process, which waits for it like any `subprocess.Popen` child (`ZygotePopen`).
 
 What a fork does not give as a fresh `python` would: its own hash seed (every fork shares the
-zygote's; numpy's global random state is reseeded), and PR_SET_PDEATHSIG follows the test
-process's main thread rather than the thread that asked (tests of either use `fresh=True` or the
-`real_spawns` fixture). When the zygote cannot serve a request, the process is started anew.
+zygote's; numpy's global random state is reseeded), its own command line (/proc shows the
+zygote's), and PR_SET_PDEATHSIG as a fresh one has it (a fork's follows the test process's main
+thread rather than the thread that asked). Tests of these use `fresh=True`, or REAL_SPAWN in the
+environment. When the zygote
+cannot serve a request, the process is started anew.
 
 pytest-xdist's test processes are forks too, of a template (`python tests/zygote.py FD
 template`, which imports only LIBRARIES: pytest must import the suite's own modules itself, to
@@ -38,6 +40,7 @@ import subprocess
 import sys
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import ClassVar
@@ -55,7 +58,7 @@ PRELOAD = (
 # Variables a fresh interpreter reads as it starts, which a fork cannot change afterwards.
 _AT_START = ("PYTHON", "LC_", "LANG", "OPENBLAS", "OMP_", "MKL_")
 _PR_SET_CHILD_SUBREAPER = 36
-# Set in the environment, multiprocessing's processes are spawned anew (`real_spawns` fixture).
+# Set in the environment, multiprocessing's processes are spawned anew.
 REAL_SPAWN = "CONFORMANCE_TEST_REAL_SPAWN"
 # "FD PID": the socket and pid of a zygote forked along with this process (`nest`), taken by
 # the first Zygote made here.
@@ -398,6 +401,10 @@ def _become(request: dict, fds: list[int], spare: tuple[int, ...] = ()) -> None:
     numpy = sys.modules.get("numpy")
     if numpy is not None:  # a fresh process seeds it from the system, not from its parent
         numpy.random.seed()
+    # The finalizers of the zygote's own imports (torch's operator libraries) are part of the
+    # teardown `_run` leaves out: run in a fork, they cost 30 ms a process in copied pages.
+    for info in weakref.finalize._registry.values():  # type: ignore[attr-defined]
+        info.atexit = False
 
 
 def _run(request: dict) -> None:
