@@ -21,7 +21,6 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from tests.zygote import (
-    REAL_SPAWN,
     RoutedPopen,
     Zygote,
     ZygotePopen,
@@ -329,12 +328,6 @@ def forked_pythons(zygote: Zygote | None, monkeypatch: pytest.MonkeyPatch) -> No
     if zygote is not None:
         routed = RoutedPopen.of(zygote)
         monkeypatch.setattr(subprocess, "Popen", routed)
-
-
-@pytest.fixture
-def real_spawns(monkeypatch: pytest.MonkeyPatch) -> None:
-    """multiprocessing's processes spawned anew in this test, not forked from the zygote."""
-    monkeypatch.setenv(REAL_SPAWN, "1")
 
 
 @pytest.fixture

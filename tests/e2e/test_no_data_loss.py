@@ -228,9 +228,8 @@ PARALLEL = ("--suite", "graphs", "--cases", "70", "--jobs", "2")
     ],
 )
 def test_a_checker_that_stops_costs_error_rows_not_the_run(
-    conformance, real_spawns, tmp_path: Path, engine, why
+    conformance, tmp_path: Path, engine, why
 ) -> None:
-    # real_spawns: these engines tell a checker process by its command line (spawn_main).
     out = tmp_path / "o"
     proc = conformance("run", "--engine", engine, *PARALLEL, "--out", str(out))
     stderr = proc.stderr

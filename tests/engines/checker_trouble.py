@@ -7,15 +7,17 @@ meet the trouble: one cannot load, the other kills its checker as the OOM killer
 
 from __future__ import annotations
 
+import multiprocessing
 import os
-from pathlib import Path
 
 from tests.engines.alt import Value
 
 
 def _in_checker() -> bool:
-    """Whether this engine worker was started by a checker process rather than by the run."""
-    return b"spawn_main" in Path(f"/proc/{os.getppid()}/cmdline").read_bytes()
+    """Whether this engine worker was started by a checker process rather than by the run: a
+    checker is itself a multiprocessing process, named as such, where the run is MainProcess."""
+    parent = multiprocessing.parent_process()
+    return parent is not None and parent.name != "MainProcess"
 
 
 class KillsItsChecker(Value):
