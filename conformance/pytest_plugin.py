@@ -265,7 +265,9 @@ class CaseItem(pytest.Item):
             pytest.xfail(verdict.message)
 
     def repr_failure(self, excinfo, style=None):
-        if isinstance(excinfo.value, CaseFailed):
+        # The diagnosis is the whole story; pytest's traceback of runtest would parse this file
+        # for every failing or expected-to-fail case.
+        if isinstance(excinfo.value, (CaseFailed, pytest.xfail.Exception)):
             return str(excinfo.value)
         return super().repr_failure(excinfo, style=style)
 
