@@ -85,11 +85,12 @@ def _perturbed_outputs(spec: GraphSpec, steps: list[float], first: int, end: int
     n, width = len(spec.leaves), 1 + 4 * (end - first)
     # Leaf j -> row j, one column per point: the centre, then 4 per perturbed leaf.
     points = torch.tensor(spec.leaves, dtype=DTYPE).unsqueeze(1).repeat(1, width)
+    moved, rows = [], []  # the perturbed points, set in one assignment (not 4 per leaf)
     for j in range(first, end):
         x, h = spec.leaves[j], steps[j]
-        column = 1 + 4 * (j - first)
-        for offset, delta in enumerate((h, -h, h / 2, -h / 2)):
-            points[j, column + offset] = x + delta
+        moved += (x + h, x + -h, x + h / 2, x + -h / 2)
+        rows += (j, j, j, j)
+    points[rows, torch.arange(1, width)] = torch.tensor(moved, dtype=DTYPE)
     with torch.no_grad():
         leaves = [points[j] for j in range(n)]
         nodes = evaluate(spec, leaves)
