@@ -116,7 +116,7 @@ def pytest_xdist_setupnodes(config: pytest.Config, specs: list) -> None:
     interpreters importing them again, twice each."""
     if os.environ.get("CONFORMANCE_TEST_NO_ZYGOTE"):
         return
-    template = Zygote(template=True)
+    template = Zygote("template")
     if not template.usable:
         return
     real = subprocess.Popen

@@ -55,6 +55,8 @@ PRELOAD = (
     "conformance.report.writers", "conformance.report.html.page", "conformance.failures.replay",
     "conformance.checks.judge",
 )  # fmt: skip
+# What a zygote of each kind imports before it forks (`python tests/zygote.py FD [KIND]`).
+_IMPORTS = {"": PRELOAD, "template": LIBRARIES, "bare": ()}
 # Variables a fresh interpreter reads as it starts, which a fork cannot change afterwards.
 _AT_START = ("PYTHON", "LC_", "LANG", "OPENBLAS", "OMP_", "MKL_")
 _PR_SET_CHILD_SUBREAPER = 36
@@ -88,17 +90,18 @@ def _program(args: tuple[str, ...] | list[str]) -> tuple[str, ...]:
 
 class Zygote:
     """The test process's end: starts the zygote on first use (or takes the one forked along
-    with this process), asks it for forks. A `template` imports only LIBRARIES."""
+    with this process), asks it for forks. A zygote of `kind` "template" imports only LIBRARIES,
+    a "bare" one nothing (for tests of the zygote itself); the default one PRELOAD."""
 
-    def __init__(self, template: bool = False) -> None:
+    def __init__(self, kind: str = "") -> None:
         self._lock = threading.Lock()
         self._sock: socket.socket | None = None
         self._proc: subprocess.Popen | None = None
         self._nested: int | None = None  # the pid of a zygote forked along with this process
-        self._template = template
+        self._kind = kind
         self.usable = sys.platform == "linux" and _become_subreaper()
-        nested = os.environ.pop(NESTED, "").split()
-        if nested and self.usable and not template:
+        nested = [] if kind else os.environ.pop(NESTED, "").split()
+        if nested and self.usable:
             self._sock, self._nested = socket.socket(fileno=int(nested[0])), int(nested[1])
         self.adopted = self._nested  # the zygote this process was forked with, if any
         # The environment it starts with (whenever it starts): forks compare theirs with it.
@@ -106,7 +109,7 @@ class Zygote:
 
     def _start(self) -> socket.socket:
         mine, theirs = socket.socketpair()
-        kind = ["template"] if self._template else []
+        kind = [self._kind] if self._kind else []
         self._proc = subprocess.Popen(
             [sys.executable, str(Path(__file__).resolve()), str(theirs.fileno()), *kind],
             pass_fds=[theirs.fileno()], cwd=ROOT, env=self.env, stdin=subprocess.DEVNULL,
@@ -505,7 +508,7 @@ def _preload(names: tuple[str, ...]) -> None:
 if __name__ == "__main__":
     _BASE_PATH = list(sys.path[1:])
     signal.pthread_sigmask(signal.SIG_SETMASK, ())  # started by whoever asked first, as it was
-    _preload(LIBRARIES if sys.argv[2:] == ["template"] else PRELOAD)
+    _preload(_IMPORTS[sys.argv[2] if len(sys.argv) > 2 else ""])
     _sock = socket.socket(fileno=int(sys.argv[1]))
     _request = _serve(_sock)
     del _sock
