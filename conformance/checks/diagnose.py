@@ -253,22 +253,38 @@ def _per_path_pass(
 ) -> tuple[dict[str, float], dict[str, float]]:
     """Gradients (and their magnitudes, from absolute values) when each node's backward runs on
     every visit of a depth-first walk from the output that has no visited set."""
-    grads = {output: upstream}
-    magnitude = {output: abs(upstream)}
-    stack = [output]
+    # The walk runs once per visit, up to MAX_SIMULATED_VISITS: by slot numbers rather than
+    # references, and with only the nodes that have a backward on the stack (a leaf or a
+    # constant, popped, does nothing). The sums are the same, in the same order.
+    refs = [*graph]
+    slot = {ref: i for i, ref in enumerate(refs)}
+    inner = len(refs)
+    for args, _ in graph.values():
+        for a in args:
+            if a not in slot:
+                slot[a] = len(refs)
+                refs.append(a)
+    if output not in slot:
+        slot[output] = len(refs)
+        refs.append(output)
+    edges, pushes = [], []
+    for args, local in graph.values():
+        edges.append([(slot[a], d, abs(d)) for a, d in zip(args, local) if a[0] != "c"])
+        pushed = [slot[a] for a in (args if reverse else reversed(args)) if slot[a] < inner]
+        pushes.append(pushed)
+    grads, magnitude = [0.0] * len(refs), [0.0] * len(refs)
+    start = slot[output]
+    grads[start], magnitude[start] = upstream, abs(upstream)
+    stack = [start] if start < inner else []
     while stack:
-        ref = stack.pop()
-        if ref not in graph:  # a leaf or a constant: nothing to push
-            continue
-        args, local = graph[ref]
+        i = stack.pop()
         # A visit pushes the gradient the node holds now: what its readers sent so far.
-        g_now, m_now = grads.get(ref, 0.0), magnitude.get(ref, 0.0)
-        for arg, d in zip(args, local):
-            if arg[0] != "c":
-                grads[arg] = grads.get(arg, 0.0) + g_now * d
-                magnitude[arg] = magnitude.get(arg, 0.0) + m_now * abs(d)
-        stack.extend(args if reverse else reversed(args))
-    return grads, magnitude
+        g_now, m_now = grads[i], magnitude[i]
+        for j, d, ad in edges[i]:
+            grads[j] += g_now * d
+            magnitude[j] += m_now * ad
+        stack.extend(pushes[i])
+    return dict(zip(refs, grads)), dict(zip(refs, magnitude))
 
 
 def _repeated(spec: GraphSpec, result: EngineResult, reference: EngineResult) -> Diagnosis:
