@@ -7,7 +7,6 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from conformance.checks.graph import Oracle, check_case, consult_oracles
 from conformance.checks.judge import CHECKERS
 from conformance.core.case import Case
 from conformance.core.options import RunOptions
@@ -32,21 +31,10 @@ def sized(quick: int, thorough: int) -> int:
 GRAPH_SUITES = tuple(s for s in RunOptions.suites if s not in ("neurons", "training"))
 
 
-_ORACLES: dict[tuple[int, str], Oracle] = {}
-
-
 @functools.lru_cache(maxsize=32)
 def default_cases(seed: int, cases: int = RunOptions.cases) -> tuple[Case, ...]:
     """The default run's cases for `seed` (the graph-kind suites)."""
     return tuple(collect_cases(RunOptions(seed=seed, cases=cases, suites=GRAPH_SUITES)))
-
-
-def _oracle(seed: int, case: Case) -> Oracle:
-    # Computed once per case and test session, on first use: engines share them.
-    key = (seed, case.case_id)
-    if key not in _ORACLES:
-        _ORACLES[key] = consult_oracles(case)
-    return _ORACLES[key]
 
 
 def check_engine_rows(
@@ -61,11 +49,7 @@ def check_engine_rows(
     call = functools.partial(run_in_process, engine)
     rows: list[Record] = []
     for case in default_cases(seed, cases):
-        result = run_in_process(engine, case.spec)
-        if case.kind == "graph":
-            new = check_case(case, name, result, _oracle(seed, case))
-        else:
-            new = CHECKERS[case.kind](case, name, result, call)
+        new = CHECKERS[case.kind](case, name, run_in_process(engine, case.spec), call)
         rows.extend(new)
         if until is not None and until(new):
             break

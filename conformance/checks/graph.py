@@ -3,34 +3,20 @@ same graph, then the first wrong node where a row fails."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from conformance.checks.compare import compare_case
 from conformance.checks.diagnose import annotate, diagnose
 from conformance.core.case import Case, EngineCall
 from conformance.core.records import Record, Status
 from conformance.core.result import EngineResult
-from conformance.oracles.autograd import FiniteDifferences, finite_differences, torch_reference
-from conformance.oracles.tolerance import Bounds, bounds
+from conformance.oracles.consult import Oracle, consult
 
 __all__ = ["Oracle", "check_case", "check_graph", "consult_oracles"]
 
 
-@dataclass(frozen=True)
-class Oracle:
-    """What the two oracles say about one case, and the tolerances that follow."""
-
-    reference: EngineResult
-    fd: FiniteDifferences
-    bounds: Bounds
-
-
 def consult_oracles(case: Case) -> Oracle:
-    """torch.autograd, finite differences and the tolerances for `case`."""
-    reference = torch_reference(case.spec)
-    return Oracle(
-        reference, finite_differences(case.spec), bounds(case.spec, reference.node_values)
-    )
+    """torch.autograd, finite differences and the tolerances for `case` (once per graph in a
+    process: engines checked one after another share them)."""
+    return consult(case.spec)
 
 
 def check_case(

@@ -33,7 +33,7 @@ from conformance.core.case import Case, EngineCall
 from conformance.core.numfmt import g_minus, pair
 from conformance.core.records import Record, Status
 from conformance.core.result import EngineResult
-from conformance.oracles.autograd import finite_differences, torch_reference
+from conformance.oracles.consult import consult
 from conformance.oracles.nn import torch_net
 from conformance.oracles.tolerance import bounds
 
@@ -76,9 +76,8 @@ def check_neuron(case: Case, engine: str, result: EngineResult, call: EngineCall
     net = model.network()
     lr = spec.step.lr
     torch_side = torch_net(model, lr)
-    reference = torch_reference(spec)
-    tol = bounds(spec, reference.node_values)
-    fd = finite_differences(spec)
+    oracle = consult(spec)
+    reference, tol, fd = oracle.reference, oracle.bounds, oracle.fd
     lecture = _lecture(case)
 
     def said(key: str) -> str:
