@@ -1,9 +1,10 @@
 """What a graph is judged by (torch.autograd, finite differences and the error bounds), worked out
 once per graph in a process.
 
-A class's engines run the same cases (`grade`), and so do the engines a process checks one after
-another; each case's oracles are the same for all of them. So they are kept, most recently used
-first, up to a budget of graph nodes, and an equal graph reuses them.
+Engines checked one after another in a process (`grade`, a test suite) run the same cases when
+they support the same op forms (the random graphs avoid what an engine lacks), and a case's
+oracles are the same for all of them. So they are kept, most recently used first, up to a budget
+of graph nodes, and an equal graph reuses them.
 Equal means equal field by field, and the same sign of every zero among the numbers: -0.0 == 0.0
 in Python, but 1/x is -inf at one and +inf at the other.
 """
@@ -23,7 +24,7 @@ from conformance.oracles.tolerance import Bounds, bounds
 __all__ = ["Oracle", "consult"]
 
 # Graph nodes (leaves and op nodes) whose oracles are kept: about 375 bytes a node, so 60 MB at
-# most. The default run's graphs hold 112,000, so a class's engines share all of theirs.
+# most. The default run's graphs hold 112,000: engines of the same forms share all of theirs.
 BUDGET = 160_000
 
 
